@@ -1,0 +1,4 @@
+{# Schemas are named exactly as warehouse.md says (staging, intermediate, marts), not <target>_<name>. #}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {{ custom_schema_name | trim if custom_schema_name else target.schema }}
+{%- endmacro %}

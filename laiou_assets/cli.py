@@ -1,0 +1,121 @@
+"""`laiou` — the command line of the platform: database, sample data, runs and figures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+from laiou_assets import settings, warehouse
+
+
+def _month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM")
+    return value
+
+
+def cmd_db(args) -> int:
+    if args.action == "url":
+        print(warehouse.database_url(start=True))
+        return 0
+    if settings.database_url():
+        print(f"LAIOU_DATABASE_URL is set: the warehouse is external ({settings.database_url()}); "
+              "nothing to start or stop", file=sys.stderr)
+        return 0 if args.action == "status" else 1
+    server = warehouse.embedded_server()
+    if args.action == "start":
+        print(warehouse.database_url(start=True))
+    elif args.action == "stop":
+        print("stopped" if server.stop() else f"not running ({server.pgdata})")
+    elif args.action == "status":
+        running = server.is_running()
+        print(f"{'running' if running else 'stopped'}: embedded PostgreSQL under {server.pgdata}")
+        return 0 if running else 3
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+
+    out = Path(args.out or settings.landing_dir())
+    started = time.perf_counter()
+    cfg = GeneratorConfig(args.first, args.last, args.enterprises, seed=args.seed)
+    summary = generate(out, cfg, progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"landing zone written to {out} in {time.perf_counter() - started:.1f}s: {summary}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from laiou_assets.running import run_everything
+
+    return run_everything(args.first, args.last)
+
+
+def cmd_summary(args) -> int:
+    from laiou_assets.running import print_summary
+
+    print_summary()
+    return 0
+
+
+def cmd_ui(args) -> int:
+    """Serve the Dagster UI on 127.0.0.1; Ctrl-C or SIGTERM stops it."""
+    settings.ensure_dagster_home()
+    warehouse.database_url(start=True)
+    from laiou_assets.defs.dbt.project import dbt_project
+
+    dbt_project()  # the manifest must exist before the code location loads
+    dagster = Path(sys.executable).parent / "dagster"
+    argv = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+            "-h", args.host, "-p", str(args.port)]
+    # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(settings.PROJECT_ROOT)
+    os.execv(argv[0], argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="laiou", description="各地来沪投资数据采集与统计分析系统 — laiou platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the warehouse: start|stop|status the embedded server, or print its url")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")
+    gen.add_argument("--out", help="landing zone directory (default $LAIOU_LANDING_DIR)")
+    gen.add_argument("--from", dest="first", type=_month, required=True, help="first month YYYY-MM")
+    gen.add_argument("--to", dest="last", type=_month, required=True, help="last month YYYY-MM")
+    gen.add_argument("--enterprises", type=int, default=10_000, help="Shanghai enterprises (default 10,000)")
+    gen.add_argument("--seed", type=int, default=20181231)
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="load every delivered month through Dagster, then build the marts")
+    run.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM (default: all)")
+    run.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM (default: all)")
+    run.set_defaults(func=cmd_run)
+
+    summary = sub.add_parser("summary", help="print marts.mart_laiou_summary_year")
+    summary.set_defaults(func=cmd_summary)
+
+    ui = sub.add_parser("ui", help="serve the Dagster UI")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except warehouse.WarehouseError as exc:
+        print(f"laiou: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

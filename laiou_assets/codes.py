@@ -1,0 +1,70 @@
+"""Code rules of rules.md that Python needs (validation, generation): R1 USCC, R2 districts, R3 provinces, R4.
+
+Code lists are read from the dbt seeds so that Python and SQL share one source.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+
+from laiou_assets.settings import DBT_PROJECT_DIR
+
+# R1: GB 32100-2015 alphabet (no I, O, S, V, Z) and weights 3^(i-1) mod 31.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_USCC_INDEX = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+
+
+def uscc_check_char(first17: str) -> str:
+    """The R1 check character for the first 17 characters of a USCC."""
+    total = sum(_USCC_INDEX[ch] * w for ch, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def is_valid_uscc(code: str) -> bool:
+    """R1: 18 characters over the alphabet whose last is the check character of the first 17."""
+    if len(code) != 18 or any(ch not in _USCC_INDEX for ch in code):
+        return False
+    return uscc_check_char(code[:17]) == code[17]
+
+
+def _seed_rows(name: str) -> list[dict[str, str]]:
+    with open(DBT_PROJECT_DIR / "seeds" / f"{name}.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@cache
+def district_codes() -> frozenset[str]:
+    """R2: current and retired Shanghai district codes (anything else is unknown)."""
+    return frozenset(r["district_code"] for r in _seed_rows("ref_districts"))
+
+
+@cache
+def current_district_codes() -> tuple[str, ...]:
+    return tuple(r["district_code"] for r in _seed_rows("ref_districts") if r["is_current"] == "true")
+
+
+@cache
+def mainland_province_codes() -> tuple[str, ...]:
+    """R3: province codes (xx0000) of the mainland."""
+    return tuple(r["province_code"] for r in _seed_rows("ref_provinces") if r["is_mainland"] == "true")
+
+
+@cache
+def tax_types() -> frozenset[str]:
+    return frozenset(r["tax_type"] for r in _seed_rows("ref_tax_types"))
+
+
+def is_valid_industry_class(code: str) -> bool:
+    """R4: a 4-digit GB/T 4754-2017 class whose division (first two digits) is 01–97.
+
+    The full class list is not part of the contract; a class in a valid division is accepted.
+    """
+    return len(code) == 4 and code.isdigit() and 1 <= int(code[:2]) <= 97
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-3 codes accepted in investor_country."""
+    return frozenset(r["country_code"] for r in _seed_rows("ref_countries"))

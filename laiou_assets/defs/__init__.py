@@ -1,0 +1,1 @@
+"""Definitions by domain: feeds/ (raw feed assets), dbt/ (the dbt project), resources."""

@@ -1,0 +1,43 @@
+"""The dbt project (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
+
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
+from laiou_assets.resources import WarehouseResource
+from laiou_assets.warehouse import dbt_env
+
+LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+
+
+class LaiouDbtTranslator(DagsterDbtTranslator):
+    """Keys are schema/name (marts/dim_enterprise); groups follow the dbt folders; seeds go to `reference`."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id)
+        if node is None:  # a source: keeps the raw feed asset key from meta.dagster.asset_key
+            return spec
+        if node["resource_type"] == "seed":
+            return spec.replace_attributes(key=dg.AssetKey(["reference", node["name"]]), group_name="reference")
+        layer = node["fqn"][1] if len(node["fqn"]) > 2 else "marts"
+        return spec.replace_attributes(
+            key=dg.AssetKey([node["schema"], node["name"]]), group_name=LAYER_GROUPS.get(layer, layer)
+        )
+
+
+@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=LaiouDbtTranslator())
+def laiou_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Builds and tests the selected dbt models against the warehouse."""
+    os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[laiou_dbt_models], resources={"dbt": dbt_resource()})

@@ -1,0 +1,64 @@
+"""One software-defined asset per raw feed (feeds.md), partitioned by delivery month."""
+
+
+import dagster as dg
+
+from laiou_assets.contract import FEEDS, Feed
+from laiou_assets.ingest.landing import Delivery, FileFault, period_of_partition
+from laiou_assets.ingest.loader import load_delivery
+from laiou_assets.partitions import monthly_partitions
+from laiou_assets.resources import LandingZoneResource, WarehouseResource
+
+
+def raw_asset_key(feed_name: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", feed_name])
+
+
+def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_asset_key(feed.name),
+        partitions_def=monthly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="raw_feeds",
+        kinds={"postgres", "csv"},
+        description=(
+            f"{feed.label} — {feed.source}. Each month's delivery is verified against its manifest "
+            f"(rows, sha256, control total of {feed.control_column}), bad rows are quarantined with a reason "
+            f"(audit.quarantine), and the month's rows in raw.{feed.name} are replaced in one transaction."
+        ),
+        metadata={"table": f"raw.{feed.name}", "contract": "feeds.md"},
+    )
+    def _load(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource
+    ) -> dg.MaterializeResult:
+        loaded, failed, totals = [], [], {"rows": 0, "loaded": 0, "quarantined": 0}
+        with warehouse.connect() as conn:
+            for key in context.partition_keys:
+                delivery = Delivery(feed.name, period_of_partition(key))
+                try:
+                    r = load_delivery(conn, delivery, landing.root(), progress=context.log.info)
+                except FileFault as fault:
+                    context.log.error(f"{feed.name} {delivery.period} failed: {fault}")
+                    failed.append(f"{delivery.period}: {fault}")
+                    continue
+                context.log.info(
+                    f"{feed.name} {r.period}: {r.loaded:,} loaded, {r.quarantined:,} quarantined "
+                    f"{r.quarantined_by_reason or ''} in {r.seconds:.1f}s"
+                )
+                loaded.append(r.period)
+                for k in totals:
+                    totals[k] += getattr(r, k)
+        if failed:
+            raise dg.Failure(
+                description=f"{len(failed)} of {len(context.partition_keys)} month(s) of {feed.name} failed to load; "
+                "the loaded months are kept, the failed ones keep their earlier data:\n" + "\n".join(failed),
+                metadata={"failed": "\n".join(failed), "loaded_months": ", ".join(loaded)},
+            )
+        return dg.MaterializeResult(metadata={**totals, "months": len(loaded), "table": f"raw.{feed.name}"})
+
+    return _load
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_feed_asset(feed) for feed in FEEDS.values()])

@@ -1,0 +1,23 @@
+"""Jobs the data team starts from the UI and `laiou run` executes: ingest a month, then build the marts."""
+
+import dagster as dg
+
+from laiou_assets.partitions import monthly_partitions
+
+ingest_feeds_job = dg.define_asset_job(
+    name="ingest_feeds",
+    selection=dg.AssetSelection.groups("raw_feeds"),
+    partitions_def=monthly_partitions,
+    description="装载 / load a month's deliveries of every feed into raw.* and reconcile them with their manifests.",
+)
+
+build_marts_job = dg.define_asset_job(
+    name="build_marts",
+    selection=dg.AssetSelection.groups("reference", "staging", "intermediate", "marts"),
+    description="构建集市 / build and test the dbt models (staging → intermediate → marts).",
+)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(jobs=[ingest_feeds_job, build_marts_job])

@@ -1,0 +1,101 @@
+"""`laiou run`: every delivered month of every feed, then the dbt models, through the Dagster definitions.
+
+Runs execute in this process but are recorded in the Dagster instance ($DAGSTER_HOME), so the UI shows
+them like any other run. One run per delivery month keeps each month's materialization and check
+result exact in the UI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections import defaultdict
+
+import dagster as dg
+
+from laiou_assets import settings, warehouse
+from laiou_assets.ingest.landing import Delivery, delivered
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def select_deliveries(first: str | None, last: str | None) -> list[Delivery]:
+    found = delivered(settings.landing_dir())
+    lo = first.replace("-", "") if first else "000000"
+    hi = last.replace("-", "") if last else "999999"
+    return [d for d in found if lo <= d.period <= hi]
+
+
+def run_everything(first: str | None = None, last: str | None = None) -> int:
+    """Load the landing zone's deliveries and build the marts; returns the process exit code."""
+    from laiou_assets.definitions import defs
+    from laiou_assets.defs.feeds.assets import raw_asset_key
+
+    settings.ensure_dagster_home()
+    warehouse.database_url(start=True)
+    deliveries = select_deliveries(first, last)
+    if not deliveries:
+        _say(f"laiou run: no complete delivery (CSV + manifest) in {settings.landing_dir()}"
+             f"{' between ' + str(first) + ' and ' + str(last) if first or last else ''}; "
+             "run `laiou generate` or set LAIOU_LANDING_DIR")
+        return 1
+    by_month: dict[str, list[str]] = defaultdict(list)
+    for d in deliveries:
+        by_month[d.partition_key].append(d.feed)
+
+    definitions = defs()
+    instance = dg.DagsterInstance.get()
+    ingest = definitions.resolve_job_def("ingest_feeds")
+    failures: list[str] = []
+    started = time.perf_counter()
+    _say(f"loading {len(deliveries)} deliveries in {len(by_month)} months from {settings.landing_dir()}")
+    for i, (month, feeds) in enumerate(sorted(by_month.items()), 1):
+        t0 = time.perf_counter()
+        result = ingest.execute_in_process(
+            partition_key=month, instance=instance, raise_on_error=False, run_config=QUIET,
+            asset_selection=[raw_asset_key(f) for f in feeds],
+        )
+        rows = {}
+        for event in result.get_asset_materialization_events():
+            meta = event.materialization.metadata
+            rows[event.asset_key.path[-1]] = (meta["loaded"].value, meta["quarantined"].value)
+        bad_checks = [e.asset_check_key.asset_key.path[-1] for e in result.get_asset_check_evaluations() if not e.passed]
+        parts = [f"{f} {rows[f][0]:,}" + (f" (+{rows[f][1]:,} quarantined)" if rows[f][1] else "")
+                 for f in feeds if f in rows]
+        ok = result.success and not bad_checks
+        if not ok:
+            failed_feeds = [f for f in feeds if f not in rows] + bad_checks
+            failures.append(f"{month[:7]}: {', '.join(failed_feeds)} (run {result.run_id})")
+            parts.append(f"FAILED: {', '.join(failed_feeds)} — see `dagster` run {result.run_id[:8]} or audit.load_log")
+        _say(f"[{i}/{len(by_month)}] {month[:7]} {'ok ' if ok else 'ERR'} {time.perf_counter() - t0:5.1f}s  "
+             + "; ".join(parts))
+
+    _say("building the dbt models (staging → intermediate → marts) …")
+    t0 = time.perf_counter()
+    build = definitions.resolve_job_def("build_marts")
+    with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
+        result = build.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    built = len(result.get_asset_materialization_events())
+    checks = result.get_asset_check_evaluations()
+    failed_checks = [e.asset_check_key.to_user_string() for e in checks if not e.passed]
+    _say(f"dbt: {built} models/seeds built, {len(checks) - len(failed_checks)} of {len(checks)} tests passed "
+         f"in {time.perf_counter() - t0:.1f}s")
+    if not result.success or failed_checks:
+        failures.append(f"dbt build (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
+    _say(f"done in {time.perf_counter() - started:.1f}s")
+    if failures:
+        _say("laiou run: FAILED\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
+def print_summary() -> None:
+    from laiou_assets.report import summary_table
+
+    with warehouse.connect() as conn:
+        print(summary_table(conn))

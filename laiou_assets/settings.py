@@ -1,0 +1,45 @@
+"""Where local state lives, read from the environment at call time (warehouse.md, Configuration)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def laiou_home() -> Path:
+    return Path(os.environ.get("LAIOU_HOME") or PROJECT_ROOT / ".laiou").resolve()
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("LAIOU_LANDING_DIR") or laiou_home() / "landing").resolve()
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME") or laiou_home() / "dagster").resolve()
+
+
+def database_url() -> str | None:
+    return os.environ.get("LAIOU_DATABASE_URL") or None
+
+
+DAGSTER_YAML = """\
+# Written by laiou: no telemetry, no sign-up pop-up in the UI.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+"""
+
+
+def ensure_dagster_home() -> Path:
+    """Create $DAGSTER_HOME with laiou's dagster.yaml and export it for Dagster's own lookup."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home

@@ -1,0 +1,10 @@
+"""The inspection layer 巡检: asset checks on the raw feeds and marts, exported as one Definitions."""
+
+import dagster as dg
+
+from ops_checks.reconciliation import reconciliation_checks
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=reconciliation_checks())
