@@ -13,6 +13,9 @@ from pathlib import Path
 from laiou_assets import settings, warehouse
 
 
+DEMO = {"first": "2016-01", "last": "2018-12", "enterprises": 20_000, "seed": 20181231}
+
+
 def _month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a month YYYY-MM")
@@ -54,6 +57,21 @@ def cmd_run(args) -> int:
     from laiou_assets.running import run_everything
 
     return run_everything(args.first, args.last)
+
+
+def cmd_demo(args) -> int:
+    """Generate a sample landing zone if there is none, load and build everything, print the figures."""
+    from laiou_assets.ingest.landing import delivered
+    from laiou_assets.running import print_summary, run_everything
+
+    if not delivered(settings.landing_dir()):
+        print(f"no deliveries in {settings.landing_dir()}: generating a sample landing zone", file=sys.stderr)
+        gen = argparse.Namespace(out=None, first=DEMO["first"], last=DEMO["last"],
+                                 enterprises=DEMO["enterprises"], seed=DEMO["seed"])
+        cmd_generate(gen)
+    code = run_everything()
+    print_summary()
+    return code
 
 
 def cmd_summary(args) -> int:
@@ -100,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM (default: all)")
     run.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM (default: all)")
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="sample landing zone (if none) + run + summary")
+    demo.set_defaults(func=cmd_demo)
 
     summary = sub.add_parser("summary", help="print marts.mart_laiou_summary_year")
     summary.set_defaults(func=cmd_summary)

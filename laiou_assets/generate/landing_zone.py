@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from laiou_assets import codes
-from laiou_assets.generate.writer import dates, money, write_delivery
+from laiou_assets.generate.writer import dates, money, write_delivery, zfill
 
 ALPHABET = np.array(list(codes.USCC_ALPHABET))
 WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int64)
@@ -157,7 +157,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     capital_cents = np.where(is_branch, 0, np.round(rng.lognormal(5.0, 1.4, n) * 100)).astype(np.int64)
     reg_no = np.where(
         reg_date < np.datetime64("2015-10-01"),
-        np.char.add("310", np.char.zfill((rng.integers(0, 10**12, n)).astype(str), 12)),
+        np.char.add("310", zfill(rng.integers(0, 10**12, n), 12)),
         "",
     )
     names = np.char.add(
@@ -239,7 +239,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         tax_period = np.where(same_month, _period(np.full(k, m_start)), _period(np.full(k, m_start - 1)))
         period = _period(np.array([m_start]))[0]
         tax_frames.append(pd.DataFrame({
-            "voucher_no": np.char.add(f"3{period}", np.char.zfill(np.arange(k).astype(str), 9)),
+            "voucher_no": np.char.add(f"3{period}", zfill(np.arange(k), 9)),
             "taxpayer_id": uscc[who], "tax_period": tax_period, "tax_type": types, "amount": money(cents),
             "paid_date": dates(_days(rng, np.full(k, m_start), np.full(k, m_end))), "_period": period,
             "_cents": cents,

@@ -13,11 +13,17 @@ from laiou_assets.contract import FEEDS
 from laiou_assets.ingest.landing import Delivery
 
 
+def zfill(values: np.ndarray, width: int) -> np.ndarray:
+    """np.char.zfill that also takes an empty array (numpy's fails on one)."""
+    values = np.asarray(values).astype(str)
+    return np.char.zfill(values, width) if values.size else values
+
+
 def money(cents: np.ndarray) -> np.ndarray:
     """Integer cents → decimal strings with two places ('-12.05')."""
     cents = np.asarray(cents, dtype=np.int64)
     whole = (np.abs(cents) // 100).astype(str)
-    frac = np.char.zfill((np.abs(cents) % 100).astype(str), 2)
+    frac = zfill(np.abs(cents) % 100, 2)
     sign = np.where(cents < 0, "-", "")
     return np.char.add(np.char.add(np.char.add(sign, whole), "."), frac)
 

@@ -1,0 +1,38 @@
+# laiou — two commands on a fresh machine with Python 3.11: `make demo`, `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+
+.PHONY: demo test ui install db-stop clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+# dagster-dbt needs the dbt manifest when the definitions load.
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	cd dbt_project && DBT_PROFILES_DIR=. ../$(BIN)/dbt parse --quiet
+	@touch $(MANIFEST)
+
+demo: $(MANIFEST)
+	$(BIN)/laiou demo
+
+test: $(MANIFEST)
+	$(BIN)/python -m pytest
+
+ui: $(MANIFEST)
+	exec $(BIN)/laiou ui
+
+db-stop: $(STAMP)
+	$(BIN)/laiou db stop
+
+clean:
+	-$(BIN)/laiou db stop
+	rm -rf .laiou dbt_project/target dbt_project/logs

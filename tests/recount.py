@@ -1,0 +1,95 @@
+"""An independent recount of the headline figures with plain pandas over the landing zone's CSV files.
+
+Written from rules.md alone (R1, R3, R5–R8, R9, R11, R12), sharing no code with the project, so that the
+end-to-end tests compare the SQL marts against a second reading of the rules.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+MAINLAND = {str(p) for p in [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55),
+                             *range(61, 66)]}
+
+
+def valid_uscc(code: str) -> bool:
+    if not isinstance(code, str) or len(code) != 18 or any(c not in ALPHABET for c in code):
+        return False
+    total = sum(ALPHABET.index(c) * (3**i % 31) for i, c in enumerate(code[:17]))
+    return ALPHABET[(31 - total % 31) % 31] == code[17]
+
+
+def read_feed(landing: Path, feed: str) -> pd.DataFrame:
+    frames = []
+    for path in sorted(landing.glob(f"{feed}/*/{feed}_*.csv")):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df["_period"] = path.parent.name
+        df["_line"] = range(2, len(df) + 2)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def province(code: str) -> str | None:
+    return code[:2] if len(code) == 6 and code.isdigit() and code[:2] in MAINLAND else None
+
+
+def laiou_enterprises(landing: Path) -> pd.DataFrame:
+    """Direct (R7) and branch (R8) enterprises: uscc, kind, province, since, status, status_date."""
+    ent = read_feed(landing, "saic_enterprise")
+    ent = ent.sort_values(["uscc", "record_date", "_period", "_line"]).groupby("uscc").tail(1)  # R6
+    sh = read_feed(landing, "saic_shareholder")
+    latest = sh.sort_values(["uscc", "record_date", "_period"]).groupby("uscc").tail(1)[["uscc", "_period"]]
+    sh = sh.merge(latest, on=["uscc", "_period"])  # R6: the whole list of the latest delivery
+
+    def investor_province(r) -> str | None:  # R5
+        if r.investor_country != "CHN":
+            return None
+        p = province(r.investor_region_code)
+        if p:
+            return p
+        if r.investor_type == "E" and valid_uscc(r.investor_uscc):
+            return r.investor_uscc[2:4] if r.investor_uscc[2:4] in MAINLAND else None
+        return None
+
+    sh["prov"] = [investor_province(r) for r in sh.itertuples()]
+    sh["cap"] = sh.subscribed_capital.map(Decimal)
+    sh["seq"] = sh.investor_seq.astype(int)
+    largest = sh.sort_values(["uscc", "cap", "seq"], ascending=[True, False, True]).groupby("uscc").head(1)  # R7
+    ent = ent.merge(largest[["uscc", "prov", "invest_date"]], on="uscc", how="left")
+    rows = []
+    for r in ent.itertuples():
+        if r.ent_type != "2100" and isinstance(r.prov, str) and r.prov != "31":
+            rows.append((r.uscc, "direct", r.prov, max(r.invest_date, r.reg_date), r.status, r.status_date))
+        elif r.ent_type == "2100" and valid_uscc(r.parent_uscc) and r.parent_uscc[2:4] in MAINLAND - {"31"}:
+            rows.append((r.uscc, "branch", r.parent_uscc[2:4], r.reg_date, r.status, r.status_date))
+    return pd.DataFrame(rows, columns=["uscc", "kind", "province", "since", "status", "status_date"])
+
+
+def summary_by_year(landing: Path) -> pd.DataFrame:
+    """R11 counts and R12 tax (万元) for every year from the first delivered month to the last."""
+    laiou = laiou_enterprises(landing)
+    periods = sorted(p.name for p in landing.glob("*/[0-9]*"))
+    years = range(int(periods[0][:4]), int(periods[-1][:4]) + 1)
+    tax = read_feed(landing, "tax_payment").sort_values(["voucher_no", "_period", "_line"])
+    tax = tax.groupby("voucher_no").head(1)  # each voucher once, earliest delivery
+    tax = tax[tax.taxpayer_id.str.len() == 18].merge(laiou, left_on="taxpayer_id", right_on="uscc")
+    tax = tax[tax.tax_period >= tax.since.str[:7].str.replace("-", "")]  # R12: not before laiou_since's month
+    rows = []
+    for y in years:
+        end = f"{y}-12-31"
+        cum = laiou[laiou.since <= end]
+        active = cum[(cum.status == "1") | (cum.status_date > end)]
+        rows.append({
+            "year": y,
+            "cumulative": len(cum),
+            "active": len(active),
+            "new": int((laiou.since.str[:4] == str(y)).sum()),
+            "exited": int((laiou.status.isin(["2", "3", "4"]) & (laiou.status_date.str[:4] == str(y))).sum()),
+            "tax_wan": sum((Decimal(a) for a in tax[tax.tax_period.str[:4] == str(y)].amount), Decimal(0))
+            / Decimal(10000),
+        })
+    return pd.DataFrame(rows)

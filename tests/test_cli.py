@@ -1,0 +1,49 @@
+"""The `laiou` command as a user runs it, in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+LAIOU = str(Path(sys.executable).parent / "laiou")
+
+
+def laiou(*args, env) -> subprocess.CompletedProcess:
+    return subprocess.run([LAIOU, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_embedded_server_outlives_the_process_that_started_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LAIOU_DATABASE_URL"}
+    env["LAIOU_HOME"] = str(tmp_path / "home")
+    started = laiou("db", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        url = laiou("db", "url", env=env).stdout.strip()
+        assert url == started.stdout.strip()
+        # The starting process has exited; the server still answers.
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_database()").fetchone()[0] == "laiou"
+        assert laiou("db", "status", env=env).returncode == 0
+    finally:
+        assert laiou("db", "stop", env=env).stdout.strip() == "stopped"
+    status = laiou("db", "status", env=env)
+    assert status.returncode == 3 and "stopped" in status.stdout
+
+
+def test_generate_is_deterministic_for_a_seed(tmp_path):
+    args = ["generate", "--from", "2018-01", "--to", "2018-02", "--enterprises", "300", "--seed", "5"]
+    for out in ("a", "b"):
+        assert laiou(*args, "--out", str(tmp_path / out), env=dict(os.environ)).returncode == 0
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    assert len(files_a) == 16  # 4 feeds × 2 months × (CSV + manifest)
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_bad_month_argument_is_explained():
+    result = laiou("generate", "--from", "2018-13", "--to", "2018-12", env=dict(os.environ))
+    assert result.returncode == 2 and "is not a month YYYY-MM" in result.stderr

@@ -1,0 +1,40 @@
+import dagster as dg
+
+from laiou_assets.contract import FEEDS
+from laiou_assets.definitions import defs
+
+
+def _graph():
+    return defs().get_repository_def().asset_graph
+
+
+def test_every_feed_is_a_monthly_partitioned_asset():
+    graph = _graph()
+    for feed in FEEDS:
+        node = graph.get(dg.AssetKey(["raw", feed]))
+        assert node.partitions_def is not None
+        assert node.partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange("2018-01-01", "2018-12-01"))
+
+
+def test_asset_graph_has_the_layers_and_marts():
+    keys = {k.to_user_string() for k in _graph().get_all_asset_keys()}
+    assert {f"raw/{f}" for f in FEEDS} <= keys
+    assert {"marts/dim_enterprise", "marts/mart_laiou_summary_year"} <= keys
+    assert any(k.startswith("staging/") for k in keys) and any(k.startswith("intermediate/") for k in keys)
+
+
+def test_marts_depend_on_the_raw_feeds():
+    graph = _graph()
+    upstream = graph.get(dg.AssetKey(["staging", "stg_feeds__tax_vouchers"])).parent_keys
+    assert dg.AssetKey(["raw", "tax_payment"]) in upstream
+
+
+def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
+    checks = {k.to_user_string() for k in _graph().asset_check_keys}
+    assert {f"raw/{f}:reconciles_with_manifest" for f in FEEDS} <= checks
+    assert "marts/dim_enterprise:unique_dim_enterprise_uscc" in checks
+
+
+def test_jobs_exist():
+    d = defs()
+    assert d.resolve_job_def("ingest_feeds") and d.resolve_job_def("build_marts")

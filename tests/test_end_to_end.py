@@ -1,0 +1,67 @@
+"""Landing zone → Dagster runs → dbt marts, compared with an independent pandas recount by rules.md."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import dagster as dg
+import pandas as pd
+import psycopg
+
+from laiou_assets.resources import WarehouseResource
+from laiou_assets.running import run_everything
+from tests.recount import laiou_enterprises, summary_by_year
+
+
+def query(sql: str) -> pd.DataFrame:
+    with psycopg.connect(WarehouseResource().url()) as conn:
+        cur = conn.execute(sql)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small_landing):
+    shutil.copytree(small_landing, laiou_env["landing"])
+    assert run_everything() == 0
+
+    expected = summary_by_year(small_landing)
+    actual = query("select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year order by year")
+    assert actual.year.tolist() == expected.year.tolist() == [2018]
+    for column in ["cumulative", "active", "new", "exited"]:
+        assert actual[column].tolist() == expected[column].tolist(), column
+    assert [Decimal(v) for v in actual.tax_wan] == expected.tax_wan.tolist()
+    assert expected.cumulative.iloc[0] > 100 and expected.new.iloc[0] > 10  # the data set is not trivial
+
+    # Enterprise by enterprise: kind, source province and laiou_since (R7, R8).
+    recount = laiou_enterprises(small_landing).set_index("uscc").sort_index()
+    dim = query("select uscc, laiou_kind, source_province_code, laiou_since::text from marts.dim_enterprise "
+                "where laiou_kind is not null order by uscc").set_index("uscc")
+    assert dim.index.tolist() == recount.index.tolist()
+    assert dim.laiou_kind.tolist() == recount.kind.tolist()
+    assert dim.source_province_code.str[:2].tolist() == recount.province.tolist()
+    assert dim.laiou_since.tolist() == recount.since.tolist()
+    assert set(recount.kind) == {"direct", "branch"}
+
+    # The runs are in the Dagster instance, as the UI shows them.
+    instance = dg.DagsterInstance.get()
+    assert instance.get_latest_materialization_event(dg.AssetKey(["marts", "mart_laiou_summary_year"]))
+    assert instance.get_materialized_partitions(dg.AssetKey(["raw", "tax_payment"])) == {
+        "2018-10-01", "2018-11-01", "2018-12-01"}
+
+
+def test_running_twice_gives_the_same_rows_and_figures(laiou_env, small_landing):
+    shutil.copytree(small_landing, laiou_env["landing"])
+    assert run_everything(first="2018-11", last="2018-12") == 0
+    counts_sql = ("select (select count(*) from raw.saic_enterprise), (select count(*) from raw.tax_payment), "
+                  "(select count(*) from marts.dim_enterprise)")
+    first = query(counts_sql).iloc[0].tolist()
+    summary = query("select * from marts.mart_laiou_summary_year order by year")
+    assert run_everything(first="2018-11", last="2018-12") == 0
+    assert query(counts_sql).iloc[0].tolist() == first
+    pd.testing.assert_frame_equal(query("select * from marts.mart_laiou_summary_year order by year"), summary)
+    assert query("select count(*) as n from raw.tax_payment where _period = '2018-10-01'").n[0] == 0
+
+
+def test_run_with_an_empty_landing_zone_says_what_to_do(laiou_env, capsys):
+    assert run_everything() == 1
+    assert "laiou generate" in capsys.readouterr().err
