@@ -94,6 +94,8 @@ def cmd_ui(args) -> int:
     # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Dagster's code servers are subprocesses: give them this environment's tools (dbt) on PATH.
+    os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.chdir(settings.PROJECT_ROOT)
     os.execv(argv[0], argv)
 

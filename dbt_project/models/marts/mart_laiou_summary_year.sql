@@ -10,8 +10,9 @@ vouchers as (
 ),
 
 delivered as (
-    {% for feed in ['saic_enterprise', 'saic_shareholder', 'tax_payment', 'stats_indicator'] %}
-    select min(_period) as first_period, max(_period) as last_period from {{ source('feeds', feed) }}
+    {% for model in ['stg_feeds__enterprise_records', 'stg_feeds__shareholder_records',
+                     'stg_feeds__tax_vouchers', 'stg_feeds__stats_indicators'] %}
+    select min(delivery_period) as first_period, max(delivery_period) as last_period from {{ ref(model) }}
     {{ 'union all' if not loop.last }}
     {% endfor %}
 ),

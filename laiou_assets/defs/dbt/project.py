@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from functools import cache
 from pathlib import Path
@@ -12,9 +13,16 @@ from laiou_assets.settings import DBT_PROJECT_DIR
 
 
 def dbt_executable() -> str:
-    """The dbt installed beside this Python, so a non-activated venv works too."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """The dbt installed in this Python environment, so a venv that is not activated works too."""
+    for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).parent / "dbt"):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("dbt")
+    if found is None:
+        raise FileNotFoundError(
+            f"dbt is not installed in {sys.prefix} nor on PATH: run `make install` (pip install -e '.[dev]')"
+        )
+    return found
 
 
 @cache
