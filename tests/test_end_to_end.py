@@ -65,3 +65,17 @@ def test_running_twice_gives_the_same_rows_and_figures(laiou_env, small_landing)
 def test_run_with_an_empty_landing_zone_says_what_to_do(laiou_env, capsys):
     assert run_everything() == 1
     assert "laiou generate" in capsys.readouterr().err
+
+
+def test_a_failed_month_fails_the_run_and_names_it_while_other_months_load(laiou_env, small_landing, capsys):
+    shutil.copytree(small_landing, laiou_env["landing"])
+    manifest = laiou_env["landing"] / "tax_payment" / "201811" / "tax_payment_201811.manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"rows": ', '"rows": 1'), encoding="utf-8")
+
+    assert run_everything(first="2018-11", last="2018-12") == 1
+    err = capsys.readouterr().err
+    assert "2018-11: tax_payment" in err and "FAILED" in err
+    assert query("select count(*) as n from raw.tax_payment where _period = '2018-12-01'").n[0] > 0
+    assert query("select count(*) as n from raw.tax_payment where _period = '2018-11-01'").n[0] == 0
+    failed = query("select message from audit.load_log where outcome = 'failed'").message.tolist()
+    assert len(failed) == 1 and "tax_payment_201811.csv" in failed[0] and "the manifest says" in failed[0]
