@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: demo test ui install db-stop clean
+.PHONY: demo test ui install lint db-stop clean
 
 install: $(STAMP)
 
@@ -25,7 +25,12 @@ demo: $(MANIFEST)
 	$(BIN)/laiou demo
 
 test: $(MANIFEST)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ui: $(MANIFEST)
 	exec $(BIN)/laiou ui

@@ -27,8 +27,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="laiou-bench-"))
     try:
         started = time.perf_counter()
-        summary = generate(work / "landing", GeneratorConfig(args.first, args.last, args.enterprises, seed=1),
-                           progress=lambda _: None)
+        summary = generate(
+            work / "landing", GeneratorConfig(args.first, args.last, args.enterprises, seed=1), progress=lambda _: None
+        )
         seconds = time.perf_counter() - started
         files = list((work / "landing").rglob("*.csv"))
         size = sum(f.stat().st_size for f in files)

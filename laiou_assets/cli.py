@@ -12,7 +12,6 @@ from pathlib import Path
 
 from laiou_assets import settings, warehouse
 
-
 DEMO = {"first": "2016-01", "last": "2018-12", "enterprises": 20_000, "seed": 20181231}
 
 
@@ -27,8 +26,11 @@ def cmd_db(args) -> int:
         print(warehouse.database_url(start=True))
         return 0
     if settings.database_url():
-        print(f"LAIOU_DATABASE_URL is set: the warehouse is external ({settings.database_url()}); "
-              "nothing to start or stop", file=sys.stderr)
+        print(
+            f"LAIOU_DATABASE_URL is set: the warehouse is external ({settings.database_url()}); "
+            "nothing to start or stop",
+            file=sys.stderr,
+        )
         return 0
     server = warehouse.embedded_server()
     if args.action == "start":
@@ -66,8 +68,9 @@ def cmd_demo(args) -> int:
 
     if not delivered(settings.landing_dir()):
         print(f"no deliveries in {settings.landing_dir()}: generating a sample landing zone", file=sys.stderr)
-        gen = argparse.Namespace(out=None, first=DEMO["first"], last=DEMO["last"],
-                                 enterprises=DEMO["enterprises"], seed=DEMO["seed"])
+        gen = argparse.Namespace(
+            out=None, first=DEMO["first"], last=DEMO["last"], enterprises=DEMO["enterprises"], seed=DEMO["seed"]
+        )
         cmd_generate(gen)
     code = run_everything()
     print_summary()
@@ -89,8 +92,16 @@ def cmd_ui(args) -> int:
 
     dbt_project()  # the manifest must exist before the code location loads
     dagster = Path(sys.executable).parent / "dagster"
-    argv = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
-            "-h", args.host, "-p", str(args.port)]
+    argv = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(settings.PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -47,9 +47,6 @@ class Feed:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
-
 
 ENT_TYPES = frozenset({"1100", "1200", "2100", "4100", "4500"})
 ENT_STATUSES = frozenset({"1", "2", "3", "4"})
@@ -131,7 +128,7 @@ FEEDS: dict[str, Feed] = {
     )
 }
 
-# Conditionally required (feeds.md): status_date when status ≠ 1.
+# In the order feeds.md ranks them: a row with several faults is quarantined under the first.
 QUARANTINE_REASONS = (
     "field_count",
     "missing_field",

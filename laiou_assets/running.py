@@ -40,9 +40,11 @@ def run_everything(first: str | None = None, last: str | None = None) -> int:
     warehouse.database_url(start=True)
     deliveries = select_deliveries(first, last)
     if not deliveries:
-        _say(f"laiou run: no complete delivery (CSV + manifest) in {settings.landing_dir()}"
-             f"{' between ' + str(first) + ' and ' + str(last) if first or last else ''}; "
-             "run `laiou generate` or set LAIOU_LANDING_DIR")
+        _say(
+            f"laiou run: no complete delivery (CSV + manifest) in {settings.landing_dir()}"
+            f"{' between ' + str(first) + ' and ' + str(last) if first or last else ''}; "
+            "run `laiou generate` or set LAIOU_LANDING_DIR"
+        )
         return 1
     by_month: dict[str, list[str]] = defaultdict(list)
     for d in deliveries:
@@ -57,23 +59,32 @@ def run_everything(first: str | None = None, last: str | None = None) -> int:
     for i, (month, feeds) in enumerate(sorted(by_month.items()), 1):
         t0 = time.perf_counter()
         result = ingest.execute_in_process(
-            partition_key=month, instance=instance, raise_on_error=False, run_config=QUIET,
+            partition_key=month,
+            instance=instance,
+            raise_on_error=False,
+            run_config=QUIET,
             asset_selection=[raw_asset_key(f) for f in feeds],
         )
         rows = {}
         for event in result.get_asset_materialization_events():
             meta = event.materialization.metadata
             rows[event.asset_key.path[-1]] = (meta["loaded"].value, meta["quarantined"].value)
-        bad_checks = [e.asset_check_key.asset_key.path[-1] for e in result.get_asset_check_evaluations() if not e.passed]
-        parts = [f"{f} {rows[f][0]:,}" + (f" (+{rows[f][1]:,} quarantined)" if rows[f][1] else "")
-                 for f in feeds if f in rows]
+        evaluations = result.get_asset_check_evaluations()
+        bad_checks = [e.asset_check_key.asset_key.path[-1] for e in evaluations if not e.passed]
+        parts = [
+            f"{f} {rows[f][0]:,}" + (f" (+{rows[f][1]:,} quarantined)" if rows[f][1] else "")
+            for f in feeds
+            if f in rows
+        ]
         ok = result.success and not bad_checks
         if not ok:
             failed_feeds = [f for f in feeds if f not in rows] + bad_checks
             failures.append(f"{month[:7]}: {', '.join(failed_feeds)} (run {result.run_id})")
             parts.append(f"FAILED: {', '.join(failed_feeds)} — see `dagster` run {result.run_id[:8]} or audit.load_log")
-        _say(f"[{i}/{len(by_month)}] {month[:7]} {'ok ' if ok else 'ERR'} {time.perf_counter() - t0:5.1f}s  "
-             + "; ".join(parts))
+        _say(
+            f"[{i}/{len(by_month)}] {month[:7]} {'ok ' if ok else 'ERR'} {time.perf_counter() - t0:5.1f}s  "
+            + "; ".join(parts)
+        )
 
     _say("building the dbt models (staging → intermediate → marts) …")
     t0 = time.perf_counter()
@@ -83,8 +94,10 @@ def run_everything(first: str | None = None, last: str | None = None) -> int:
     built = len(result.get_asset_materialization_events())
     checks = result.get_asset_check_evaluations()
     failed_checks = [e.asset_check_key.to_user_string() for e in checks if not e.passed]
-    _say(f"dbt: {built} models/seeds built, {len(checks) - len(failed_checks)} of {len(checks)} tests passed "
-         f"in {time.perf_counter() - t0:.1f}s")
+    _say(
+        f"dbt: {built} models/seeds built, {len(checks) - len(failed_checks)} of {len(checks)} tests passed "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
     if not result.success or failed_checks:
         failures.append(f"dbt build (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
     _say(f"done in {time.perf_counter() - started:.1f}s")

@@ -96,8 +96,7 @@ def database_url(start: bool = True) -> str:
     except Exception as exc:  # the package raises bare CalledProcessError/AssertionError
         log = server.pgdata / "log"
         raise WarehouseError(
-            f"could not start the embedded PostgreSQL server under {server.pgdata} ({exc!r}); "
-            f"see its log {log}"
+            f"could not start the embedded PostgreSQL server under {server.pgdata} ({exc!r}); see its log {log}"
         ) from exc
 
 

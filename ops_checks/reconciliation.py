@@ -5,7 +5,6 @@ raw.<feed> and audit.quarantine are the ones the load log says; the control tota
 recomputed from raw.<feed>, plus that of the quarantined rows, equals the manifest's (feeds.md).
 """
 
-
 import warnings
 
 import dagster as dg
@@ -44,11 +43,27 @@ def reconcile_month(conn, feed_name: str, partition_key: str) -> tuple[bool, dic
         RECONCILE_SQL.format(feed=feed.name, column=feed.control_column),
         {"feed": feed.name, "period": partition_key},
     ).fetchone()
-    (outcome, message, rows, loaded, quarantined, expected, total_loaded, total_quarantined,
-     raw_rows, raw_total, quarantine_rows) = row
+    (
+        outcome,
+        message,
+        rows,
+        loaded,
+        quarantined,
+        expected,
+        total_loaded,
+        total_quarantined,
+        raw_rows,
+        raw_total,
+        quarantine_rows,
+    ) = row
     facts = {
-        "month": partition_key, "last_outcome": outcome, "manifest_rows": rows, "loaded": loaded,
-        "quarantined": quarantined, "raw_rows": raw_rows, "quarantine_rows": quarantine_rows,
+        "month": partition_key,
+        "last_outcome": outcome,
+        "manifest_rows": rows,
+        "loaded": loaded,
+        "quarantined": quarantined,
+        "raw_rows": raw_rows,
+        "quarantine_rows": quarantine_rows,
         f"control_total_{feed.control_column}_manifest": str(expected),
         f"control_total_{feed.control_column}_raw": str(raw_total),
         f"control_total_{feed.control_column}_quarantined": str(total_quarantined),
@@ -65,9 +80,7 @@ def reconcile_month(conn, feed_name: str, partition_key: str) -> tuple[bool, dic
     if quarantine_rows != quarantined:
         problems.append(f"audit.quarantine holds {quarantine_rows} rows, the load logged {quarantined}")
     if raw_total != total_loaded or raw_total + total_quarantined != expected:
-        problems.append(
-            f"control total: raw {raw_total} + quarantined {total_quarantined} ≠ manifest {expected}"
-        )
+        problems.append(f"control total: raw {raw_total} + quarantined {total_quarantined} ≠ manifest {expected}")
     return not problems, {**facts, "problem": "; ".join(problems) or "none"}
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-MAINLAND = {str(p) for p in [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55),
-                             *range(61, 66)]}
+MAINLAND = {
+    str(p) for p in [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55), *range(61, 66)]
+}
 
 
 def valid_uscc(code: str) -> bool:
@@ -83,13 +84,15 @@ def summary_by_year(landing: Path) -> pd.DataFrame:
         end = f"{y}-12-31"
         cum = laiou[laiou.since <= end]
         active = cum[(cum.status == "1") | (cum.status_date > end)]
-        rows.append({
-            "year": y,
-            "cumulative": len(cum),
-            "active": len(active),
-            "new": int((laiou.since.str[:4] == str(y)).sum()),
-            "exited": int((laiou.status.isin(["2", "3", "4"]) & (laiou.status_date.str[:4] == str(y))).sum()),
-            "tax_wan": sum((Decimal(a) for a in tax[tax.tax_period.str[:4] == str(y)].amount), Decimal(0))
-            / Decimal(10000),
-        })
+        rows.append(
+            {
+                "year": y,
+                "cumulative": len(cum),
+                "active": len(active),
+                "new": int((laiou.since.str[:4] == str(y)).sum()),
+                "exited": int((laiou.status.isin(["2", "3", "4"]) & (laiou.status_date.str[:4] == str(y))).sum()),
+                "tax_wan": sum((Decimal(a) for a in tax[tax.tax_period.str[:4] == str(y)].amount), Decimal(0))
+                / Decimal(10000),
+            }
+        )
     return pd.DataFrame(rows)

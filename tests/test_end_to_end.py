@@ -25,7 +25,9 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     assert run_everything() == 0
 
     expected = summary_by_year(small_landing)
-    actual = query("select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year order by year")
+    actual = query(
+        "select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year order by year"
+    )
     assert actual.year.tolist() == expected.year.tolist() == [2018]
     for column in ["cumulative", "active", "new", "exited"]:
         assert actual[column].tolist() == expected[column].tolist(), column
@@ -34,8 +36,10 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
 
     # Enterprise by enterprise: kind, source province and laiou_since (R7, R8).
     recount = laiou_enterprises(small_landing).set_index("uscc").sort_index()
-    dim = query("select uscc, laiou_kind, source_province_code, laiou_since::text from marts.dim_enterprise "
-                "where laiou_kind is not null order by uscc").set_index("uscc")
+    dim = query(
+        "select uscc, laiou_kind, source_province_code, laiou_since::text from marts.dim_enterprise "
+        "where laiou_kind is not null order by uscc"
+    ).set_index("uscc")
     assert dim.index.tolist() == recount.index.tolist()
     assert dim.laiou_kind.tolist() == recount.kind.tolist()
     assert dim.source_province_code.str[:2].tolist() == recount.province.tolist()
@@ -46,14 +50,19 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     instance = dg.DagsterInstance.get()
     assert instance.get_latest_materialization_event(dg.AssetKey(["marts", "mart_laiou_summary_year"]))
     assert instance.get_materialized_partitions(dg.AssetKey(["raw", "tax_payment"])) == {
-        "2018-10-01", "2018-11-01", "2018-12-01"}
+        "2018-10-01",
+        "2018-11-01",
+        "2018-12-01",
+    }
 
 
 def test_running_twice_gives_the_same_rows_and_figures(laiou_env, small_landing):
     shutil.copytree(small_landing, laiou_env["landing"])
     assert run_everything(first="2018-11", last="2018-12") == 0
-    counts_sql = ("select (select count(*) from raw.saic_enterprise), (select count(*) from raw.tax_payment), "
-                  "(select count(*) from marts.dim_enterprise)")
+    counts_sql = (
+        "select (select count(*) from raw.saic_enterprise), (select count(*) from raw.tax_payment), "
+        "(select count(*) from marts.dim_enterprise)"
+    )
     first = query(counts_sql).iloc[0].tolist()
     summary = query("select * from marts.mart_laiou_summary_year order by year")
     assert run_everything(first="2018-11", last="2018-12") == 0
@@ -79,3 +88,16 @@ def test_a_failed_month_fails_the_run_and_names_it_while_other_months_load(laiou
     assert query("select count(*) as n from raw.tax_payment where _period = '2018-11-01'").n[0] == 0
     failed = query("select message from audit.load_log where outcome = 'failed'").message.tolist()
     assert len(failed) == 1 and "tax_payment_201811.csv" in failed[0] and "the manifest says" in failed[0]
+
+
+def test_building_the_marts_before_any_load_gives_empty_marts(laiou_env):
+    from laiou_assets.definitions import defs
+
+    result = (
+        defs()
+        .resolve_job_def("build_marts")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    )
+    assert result.success
+    assert query("select count(*) as n from marts.mart_laiou_summary_year").n[0] == 0
+    assert query("select count(*) as n from marts.dim_enterprise").n[0] == 0

@@ -12,8 +12,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from laiou_assets.defs.feeds.assets import build_feed_asset
 from laiou_assets.contract import FEEDS
+from laiou_assets.defs.feeds.assets import build_feed_asset
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 from ops_checks.reconciliation import build_reconciliation_check
 
@@ -86,12 +86,12 @@ def test_row_faults_are_quarantined_with_the_first_reason_and_the_rest_loads(lai
     header, good = lines[0], lines[1:]
     uscc = good[0].split(",")[1]
     bad = [
-        "V1,{u},201811,10101,10.00".format(u=uscc),  # field_count (5 fields)
-        "V2,{u},201811,10101,,2018-11-02".format(u=uscc),  # missing_field (amount) before bad_date
-        "V3,{u},201811,10101,x1,2018-11-31".format(u=uscc),  # bad_date (Nov 31) before bad_number
-        "V4,{u},201811,10101,1.234,2018-11-02".format(u=uscc),  # bad_number (three decimals)
+        f"V1,{uscc},201811,10101,10.00",  # field_count (5 fields)
+        f"V2,{uscc},201811,10101,,2018-11-02",  # missing_field (amount) before bad_date
+        f"V3,{uscc},201811,10101,x1,2018-11-31",  # bad_date (Nov 31) before bad_number
+        f"V4,{uscc},201811,10101,1.234,2018-11-02",  # bad_number (three decimals)
         "V5,{b},201811,10101,5.00,2018-11-02".format(b=uscc[:17] + ("0" if uscc[17] != "0" else "1")),  # invalid_uscc
-        "V6,{u},201811,99999,6.00,2018-11-02".format(u=uscc),  # unknown_code (tax type)
+        f"V6,{uscc},201811,99999,6.00,2018-11-02",  # unknown_code (tax type)
         good[0],  # duplicate_key (voucher_no of the first good row)
     ]
     # Control total: every row with the right field count whose amount parses (feeds.md).
@@ -109,8 +109,13 @@ def test_row_faults_are_quarantined_with_the_first_reason_and_the_rest_loads(lai
         .fetchall()
     )
     assert reasons == {
-        "field_count": 1, "missing_field": 1, "bad_date": 1, "bad_number": 1,
-        "invalid_uscc": 1, "unknown_code": 1, "duplicate_key": 1,
+        "field_count": 1,
+        "missing_field": 1,
+        "bad_date": 1,
+        "bad_number": 1,
+        "invalid_uscc": 1,
+        "unknown_code": 1,
+        "duplicate_key": 1,
     }
     assert count("select line_no from audit.quarantine where reason = 'duplicate_key'") == len(good) + len(bad) + 1
     assert [e.passed for e in result.get_asset_check_evaluations()] == [True]

@@ -25,7 +25,8 @@ def free_port() -> int:
 
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -38,8 +39,13 @@ def test_ui_serves_the_asset_graph_and_stops_on_sigterm(laiou_env):
     # As under `make ui`: the virtualenv is not activated, so its bin/ is not on PATH.
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != Path(sys.prefix) / "bin")
     laiou = str(Path(sys.prefix) / "bin" / "laiou")
-    proc = subprocess.Popen([laiou, "ui", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [laiou, "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         location = None
         deadline = time.monotonic() + 120

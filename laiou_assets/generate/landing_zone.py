@@ -13,7 +13,7 @@ The same arguments and seed give byte-identical files.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,30 +27,96 @@ WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int64)
 
 # Source provinces of 来沪 investment, weighted as Shanghai's are (Jiangsu and Zhejiang far ahead).
 PROVINCE_WEIGHTS = {
-    "320000": 0.30, "330000": 0.25, "110000": 0.07, "440000": 0.06, "340000": 0.06, "370000": 0.04,
-    "350000": 0.04, "420000": 0.025, "360000": 0.02, "410000": 0.02, "430000": 0.02, "510000": 0.02,
-    "120000": 0.01, "130000": 0.01, "210000": 0.01, "500000": 0.01, "610000": 0.01, "140000": 0.005,
-    "150000": 0.005, "220000": 0.005, "230000": 0.005, "450000": 0.005, "460000": 0.005, "520000": 0.005,
-    "530000": 0.005, "620000": 0.0025, "650000": 0.0025, "640000": 0.001, "630000": 0.001, "540000": 0.001,
+    "320000": 0.30,
+    "330000": 0.25,
+    "110000": 0.07,
+    "440000": 0.06,
+    "340000": 0.06,
+    "370000": 0.04,
+    "350000": 0.04,
+    "420000": 0.025,
+    "360000": 0.02,
+    "410000": 0.02,
+    "430000": 0.02,
+    "510000": 0.02,
+    "120000": 0.01,
+    "130000": 0.01,
+    "210000": 0.01,
+    "500000": 0.01,
+    "610000": 0.01,
+    "140000": 0.005,
+    "150000": 0.005,
+    "220000": 0.005,
+    "230000": 0.005,
+    "450000": 0.005,
+    "460000": 0.005,
+    "520000": 0.005,
+    "530000": 0.005,
+    "620000": 0.0025,
+    "650000": 0.0025,
+    "640000": 0.001,
+    "630000": 0.001,
+    "540000": 0.001,
 }
 # Suburban districts are much larger than central ones.
 DISTRICT_WEIGHTS = {
-    "310115": 0.22, "310112": 0.09, "310114": 0.09, "310117": 0.08, "310118": 0.07, "310120": 0.09,
-    "310113": 0.07, "310151": 0.08, "310116": 0.04, "310101": 0.025, "310104": 0.025, "310105": 0.02,
-    "310106": 0.025, "310107": 0.02, "310109": 0.015, "310110": 0.02,
+    "310115": 0.22,
+    "310112": 0.09,
+    "310114": 0.09,
+    "310117": 0.08,
+    "310118": 0.07,
+    "310120": 0.09,
+    "310113": 0.07,
+    "310151": 0.08,
+    "310116": 0.04,
+    "310101": 0.025,
+    "310104": 0.025,
+    "310105": 0.02,
+    "310106": 0.025,
+    "310107": 0.02,
+    "310109": 0.015,
+    "310110": 0.02,
 }
 RETIRED_FOR = {"310101": "310103", "310106": "310108", "310115": "310119", "310151": "310230"}
 # GB/T 4754-2017 classes weighted toward trade, business services, technology services, manufacturing.
 INDUSTRY_WEIGHTS = {
-    "5191": 0.10, "5291": 0.08, "5139": 0.05, "5179": 0.05, "7212": 0.08, "7299": 0.07, "7519": 0.06,
-    "7520": 0.04, "6510": 0.05, "6520": 0.04, "3311": 0.03, "3490": 0.03, "3990": 0.03, "2929": 0.02,
-    "4812": 0.03, "7010": 0.04, "5810": 0.03, "6110": 0.02, "7610": 0.02, "8090": 0.03, "6620": 0.02,
-    "7840": 0.02, "7439": 0.03, "8710": 0.01, "0190": 0.01,
+    "5191": 0.10,
+    "5291": 0.08,
+    "5139": 0.05,
+    "5179": 0.05,
+    "7212": 0.08,
+    "7299": 0.07,
+    "7519": 0.06,
+    "7520": 0.04,
+    "6510": 0.05,
+    "6520": 0.04,
+    "3311": 0.03,
+    "3490": 0.03,
+    "3990": 0.03,
+    "2929": 0.02,
+    "4812": 0.03,
+    "7010": 0.04,
+    "5810": 0.03,
+    "6110": 0.02,
+    "7610": 0.02,
+    "8090": 0.03,
+    "6620": 0.02,
+    "7840": 0.02,
+    "7439": 0.03,
+    "8710": 0.01,
+    "0190": 0.01,
 }
 ENT_TYPE_WEIGHTS = {"1100": 0.70, "1200": 0.05, "4100": 0.07, "4500": 0.07, "2100": 0.11}
 TAX_TYPE_WEIGHTS = {
-    "10101": 0.40, "10104": 0.18, "10106": 0.14, "10109": 0.10, "10111": 0.08, "10110": 0.04,
-    "10112": 0.03, "10102": 0.01, "10113": 0.02,
+    "10101": 0.40,
+    "10104": 0.18,
+    "10106": 0.14,
+    "10109": 0.10,
+    "10111": 0.08,
+    "10110": 0.04,
+    "10112": 0.03,
+    "10102": 0.01,
+    "10113": 0.02,
 }
 BUSINESS_TAX, BUSINESS_TAX_UNTIL = "10103", np.datetime64("2016-05-01")
 FOREIGN = {"HKG": 0.5, "TWN": 0.1, "MAC": 0.05, "USA": 0.1, "JPN": 0.08, "SGP": 0.1, "DEU": 0.07}
@@ -72,7 +138,6 @@ class GeneratorConfig:
     seed: int = 20181231
     since: str = "2000-01-01"  # earliest registration date
     share_registered_before: float = 0.6  # of enterprises registered before the first month
-    summary: dict = field(default_factory=dict)
 
 
 def _choice(rng, weights: dict, size: int) -> np.ndarray:
@@ -160,10 +225,10 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         np.char.add("310", zfill(rng.integers(0, 10**12, n), 12)),
         "",
     )
-    names = np.char.add(
-        np.char.add(np.char.add("上海", WORDS[rng.integers(0, len(WORDS), n)]), TRADES[rng.integers(0, len(TRADES), n)]),
-        np.where(is_branch, "有限公司上海分公司", "有限公司"),
-    )
+    word = WORDS[rng.integers(0, len(WORDS), n)]
+    trade = TRADES[rng.integers(0, len(TRADES), n)]
+    suffix = np.where(is_branch, "有限公司上海分公司", "有限公司")
+    names = np.char.add(np.char.add(np.char.add("上海", word), trade), suffix)
     # Branches: parent out of Shanghai (R8), in Shanghai, or with an invalid USCC (kept, not 来沪).
     parent_kind = rng.choice(3, size=n, p=[0.6, 0.35, 0.05])
     parent_prov = _choice(rng, PROVINCE_WEIGHTS, n)
@@ -182,23 +247,44 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     # One row per registration/change record, tagged with its delivery period.
     def ent_rows(mask, status, status_date, record_date, period):
         idx = np.flatnonzero(mask)
-        return pd.DataFrame({
-            "uscc": uscc[idx], "reg_no": reg_no[idx], "name": names[idx], "ent_type": ent_type[idx],
-            "parent_uscc": parent[idx], "reg_date": dates(reg_date[idx]), "district_code": district_recorded[idx],
-            "industry_code": industry[idx], "reg_capital": money(capital_cents[idx]), "status": status[idx],
-            "status_date": dates(status_date[idx]), "record_date": dates(record_date[idx]),
-            "_period": period[idx] if isinstance(period, np.ndarray) else period, "_cents": capital_cents[idx],
-        })
+        return pd.DataFrame(
+            {
+                "uscc": uscc[idx],
+                "reg_no": reg_no[idx],
+                "name": names[idx],
+                "ent_type": ent_type[idx],
+                "parent_uscc": parent[idx],
+                "reg_date": dates(reg_date[idx]),
+                "district_code": district_recorded[idx],
+                "industry_code": industry[idx],
+                "reg_capital": money(capital_cents[idx]),
+                "status": status[idx],
+                "status_date": dates(status_date[idx]),
+                "record_date": dates(record_date[idx]),
+                "_period": period[idx] if isinstance(period, np.ndarray) else period,
+                "_cents": capital_cents[idx],
+            }
+        )
 
     exited_before = exits & (exit_date < first)
     first_period = _period(np.array([first]))[0]
     nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    enterprise_rows = pd.concat([
-        ent_rows(reg_date < first, np.where(exited_before, exit_status, "1"), np.where(exited_before, exit_date, nat),
-                 np.where(exited_before, exit_date, reg_date), first_period),
-        ent_rows(reg_date >= first, np.full(n, "1"), nat, reg_date, _period(reg_date)),
-        ent_rows(exits & ~exited_before, exit_status, exit_date, exit_date, _period(np.where(exits, exit_date, first))),
-    ], ignore_index=True)
+    enterprise_rows = pd.concat(
+        [
+            ent_rows(
+                reg_date < first,
+                np.where(exited_before, exit_status, "1"),
+                np.where(exited_before, exit_date, nat),
+                np.where(exited_before, exit_date, reg_date),
+                first_period,
+            ),
+            ent_rows(reg_date >= first, np.full(n, "1"), nat, reg_date, _period(reg_date)),
+            ent_rows(
+                exits & ~exited_before, exit_status, exit_date, exit_date, _period(np.where(exits, exit_date, first))
+            ),
+        ],
+        ignore_index=True,
+    )
 
     # Shareholder lists -------------------------------------------------------------------------------
     owners = np.flatnonzero(~is_branch)
@@ -238,12 +324,20 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         same_month = rng.random(k) < 0.2
         tax_period = np.where(same_month, _period(np.full(k, m_start)), _period(np.full(k, m_start - 1)))
         period = _period(np.array([m_start]))[0]
-        tax_frames.append(pd.DataFrame({
-            "voucher_no": np.char.add(f"3{period}", zfill(np.arange(k), 9)),
-            "taxpayer_id": uscc[who], "tax_period": tax_period, "tax_type": types, "amount": money(cents),
-            "paid_date": dates(_days(rng, np.full(k, m_start), np.full(k, m_end))), "_period": period,
-            "_cents": cents,
-        }))
+        tax_frames.append(
+            pd.DataFrame(
+                {
+                    "voucher_no": np.char.add(f"3{period}", zfill(np.arange(k), 9)),
+                    "taxpayer_id": uscc[who],
+                    "tax_period": tax_period,
+                    "tax_type": types,
+                    "amount": money(cents),
+                    "paid_date": dates(_days(rng, np.full(k, m_start), np.full(k, m_end))),
+                    "_period": period,
+                    "_cents": cents,
+                }
+            )
+        )
 
     # Statistics: YTD figures of an above-designated-size subset (千元) --------------------------------
     stats_frames = []
@@ -265,12 +359,19 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         sel = np.flatnonzero(active)
         period = _period(np.array([m_start]))[0]
         rev_cents = ytd_rev[sel].astype(np.int64)
-        stats_frames.append(pd.DataFrame({
-            "uscc": uscc[big[sel]], "period": period, "revenue_ytd": money(rev_cents),
-            "profit_ytd": money(ytd_profit[sel].astype(np.int64)),
-            "employees": (staff[sel] * (1 + 0.01 * j)).astype(np.int64).astype(str),
-            "_period": period, "_cents": rev_cents,
-        }))
+        stats_frames.append(
+            pd.DataFrame(
+                {
+                    "uscc": uscc[big[sel]],
+                    "period": period,
+                    "revenue_ytd": money(rev_cents),
+                    "profit_ytd": money(ytd_profit[sel].astype(np.int64)),
+                    "employees": (staff[sel] * (1 + 0.01 * j)).astype(np.int64).astype(str),
+                    "_period": period,
+                    "_cents": rev_cents,
+                }
+            )
+        )
 
     # Write every month of every feed -----------------------------------------------------------------
     feeds = {
@@ -303,8 +404,9 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
     share_largest = np.where(k > 1, rng.uniform(0.51, 0.95, len(owners)), 1.0)
     rest = rng.random(total) + 0.05
     rest_sum = np.bincount(row_owner, weights=np.where(largest, 0, rest), minlength=len(owners))
-    share = np.where(largest, share_largest[row_owner],
-                     (1 - share_largest[row_owner]) * rest / np.maximum(rest_sum[row_owner], 1e-9))
+    share = np.where(
+        largest, share_largest[row_owner], (1 - share_largest[row_owner]) * rest / np.maximum(rest_sum[row_owner], 1e-9)
+    )
     capital = np.maximum(capital_cents[owners], 100_00)  # 万元 × 100
     cents = np.maximum(np.round(capital[row_owner] * share), 1).astype(np.int64)
     klass = np.where(largest, rng.choice(7, size=total, p=CONTROLLER_P), rng.choice(7, size=total, p=MINOR_P))
@@ -319,7 +421,8 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
     region = np.char.add(np.char.replace(province, "0000", ""), "0100")
     region_code = np.where(
         np.isin(klass, [OTHER_E, SH_E]) & (rng.random(total) < 0.65) | (person & (rng.random(total) < 0.9)),
-        region, "",
+        region,
+        "",
     )
     region_code = np.where(np.isin(klass, [FOREIGN_E, NATIONAL_E, UNKNOWN_E]), "", region_code)
     country = np.where(klass == FOREIGN_E, _choice(rng, FOREIGN, total), "CHN")
@@ -331,17 +434,29 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
     inv_uscc = np.where(person | (klass == FOREIGN_E) | (klass == UNKNOWN_E), "", inv_uscc)
     surname = SURNAMES[rng.integers(0, len(SURNAMES), total)]
     inv_name = np.where(
-        person, np.char.add(surname, "**"),
-        np.char.add(np.char.add(WORDS[rng.integers(0, len(WORDS), total)], TRADES[rng.integers(0, len(TRADES), total)]),
-                    "投资有限公司"),
+        person,
+        np.char.add(surname, "**"),
+        np.char.add(
+            np.char.add(WORDS[rng.integers(0, len(WORDS), total)], TRADES[rng.integers(0, len(TRADES), total)]),
+            "投资有限公司",
+        ),
     )
     ld = list_date[row_owner]
     early = initial & (rng.random(total) < 0.15)  # invested before the registration date (R7 clamps)
     invest_date = np.where(early, ld - rng.integers(1, 400, total).astype("timedelta64[D]"), ld)
-    return pd.DataFrame({
-        "uscc": uscc[owners][row_owner], "investor_seq": seq.astype(str),
-        "investor_type": np.where(person, "P", "E"), "investor_name": inv_name, "investor_uscc": inv_uscc,
-        "investor_country": country, "investor_region_code": region_code, "subscribed_capital": money(cents),
-        "invest_date": dates(invest_date), "record_date": dates(ld), "_period": list_period[row_owner],
-        "_cents": cents,
-    })
+    return pd.DataFrame(
+        {
+            "uscc": uscc[owners][row_owner],
+            "investor_seq": seq.astype(str),
+            "investor_type": np.where(person, "P", "E"),
+            "investor_name": inv_name,
+            "investor_uscc": inv_uscc,
+            "investor_country": country,
+            "investor_region_code": region_code,
+            "subscribed_capital": money(cents),
+            "invest_date": dates(invest_date),
+            "record_date": dates(ld),
+            "_period": list_period[row_owner],
+            "_cents": cents,
+        }
+    )

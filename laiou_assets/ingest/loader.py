@@ -12,7 +12,7 @@ import csv
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,7 +79,7 @@ def load_delivery(
 ) -> LoadResult:
     """Load one delivery, replacing the month's earlier rows. Raises FileFault (after logging it)."""
     ensure_schemas(conn)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     csv_path = delivery.csv_path(landing)
     manifest: Manifest | None = None
     try:
@@ -163,9 +163,21 @@ def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress) 
         """insert into audit.load_log (feed, period, file, sha256, rows, loaded, quarantined, control_column,
              control_total_expected, control_total_loaded, control_total_quarantined, started_at, outcome, message)
            values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'loaded',%s) returning load_id""",
-        [feed.name, period, str(csv_path), digest, manifest.rows, loaded, len(quarantine), feed.control_column,
-         manifest.control_total, total_loaded, total_quarantined, started,
-         f"loaded {loaded:,}, quarantined {len(quarantine):,}"],
+        [
+            feed.name,
+            period,
+            str(csv_path),
+            digest,
+            manifest.rows,
+            loaded,
+            len(quarantine),
+            feed.control_column,
+            manifest.control_total,
+            total_loaded,
+            total_quarantined,
+            started,
+            f"loaded {loaded:,}, quarantined {len(quarantine):,}",
+        ],
     ).fetchone()[0]
     if quarantine:
         with conn.cursor().copy(
@@ -173,9 +185,10 @@ def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress) 
         ) as copy:
             for line, text, reason, detail in quarantine:
                 copy.write_row((load_id, feed.name, period, line, text, reason, detail))
-    seconds = (datetime.now(timezone.utc) - started).total_seconds()
-    return LoadResult(feed.name, delivery.period, str(csv_path), manifest.rows, loaded, len(quarantine),
-                      by_reason, digest, seconds)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    return LoadResult(
+        feed.name, delivery.period, str(csv_path), manifest.rows, loaded, len(quarantine), by_reason, digest, seconds
+    )
 
 
 def _check_header(path: Path, header: list[str], feed) -> None:
@@ -197,6 +210,14 @@ def _log_failure(conn, delivery, csv_path, manifest, started, message) -> None:
         conn.execute(
             """insert into audit.load_log (feed, period, file, rows, control_column, control_total_expected,
                  started_at, outcome, message) values (%s,%s,%s,%s,%s,%s,%s,'failed',%s)""",
-            [feed.name, delivery.period_date, str(csv_path), manifest.rows if manifest else None,
-             feed.control_column, manifest.control_total if manifest else None, started, message],
+            [
+                feed.name,
+                delivery.period_date,
+                str(csv_path),
+                manifest.rows if manifest else None,
+                feed.control_column,
+                manifest.control_total if manifest else None,
+                started,
+                message,
+            ],
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from laiou_assets.contract import FEEDS
+from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
 
 _DDL_LOCK = 31_0000  # advisory lock id: concurrent CREATE ... IF NOT EXISTS can still collide
 
@@ -24,7 +24,7 @@ comment on table raw.{feed.name} is '{feed.label} — loaded rows of the {feed.n
 """
 
 
-AUDIT_DDL = """
+_AUDIT_DDL = """
 create table if not exists audit.load_log (
   load_id bigserial primary key,
   feed text not null,
@@ -52,13 +52,13 @@ create table if not exists audit.quarantine (
   period date not null,
   line_no integer not null,
   raw_line text not null,
-  reason text not null check (reason in
-    ('field_count','missing_field','bad_date','bad_number','invalid_uscc','unknown_code','duplicate_key')),
+  reason text not null check (reason in ({reasons})),
   detail text
 );
 create index if not exists quarantine_feed_period_idx on audit.quarantine (feed, period);
 comment on table audit.quarantine is '隔离行 / rows set aside with a reason code (feeds.md, Bad input)';
 """
+AUDIT_DDL = _AUDIT_DDL.replace("{reasons}", ", ".join(f"'{r}'" for r in QUARANTINE_REASONS))
 
 
 def ensure_schemas(conn: psycopg.Connection) -> None:

@@ -1,6 +1,5 @@
 """The dbt project (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
 
-
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -9,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
+from laiou_assets.ingest.schema import ensure_schemas
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.warehouse import dbt_env
 
@@ -34,6 +34,8 @@ class LaiouDbtTranslator(DagsterDbtTranslator):
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=LaiouDbtTranslator())
 def laiou_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Builds and tests the selected dbt models against the warehouse."""
+    with warehouse.connect() as conn:
+        ensure_schemas(conn)  # building before the first load gives empty marts, not a missing relation
     os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
     yield from dbt.cli(["build"], context=context).stream()
 

@@ -1,6 +1,5 @@
 """One software-defined asset per raw feed (feeds.md), partitioned by delivery month."""
 
-
 import dagster as dg
 
 from laiou_assets.contract import FEEDS, Feed
