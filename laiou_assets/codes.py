@@ -6,7 +6,7 @@ Code lists are read from the dbt seeds so that Python and SQL share one source.
 from __future__ import annotations
 
 import csv
-from functools import cache
+from functools import cache, lru_cache
 
 from laiou_assets.settings import DBT_PROJECT_DIR
 
@@ -22,6 +22,7 @@ def uscc_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+@lru_cache(maxsize=1 << 18)  # a month's rows repeat the same taxpayers many times
 def is_valid_uscc(code: str) -> bool:
     """R1: 18 characters over the alphabet whose last is the check character of the first 17."""
     if len(code) != 18 or any(ch not in _USCC_INDEX for ch in code):
