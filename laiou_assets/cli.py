@@ -44,14 +44,17 @@ def cmd_db(args) -> int:
     return 0
 
 
-def cmd_generate(args) -> int:
+def _generate(out: Path, first: str, last: str, enterprises: int, seed: int) -> None:
     from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 
-    out = Path(args.out or settings.landing_dir())
     started = time.perf_counter()
-    cfg = GeneratorConfig(args.first, args.last, args.enterprises, seed=args.seed)
+    cfg = GeneratorConfig(first, last, enterprises, seed=seed)
     summary = generate(out, cfg, progress=lambda msg: print(msg, file=sys.stderr))
     print(f"landing zone written to {out} in {time.perf_counter() - started:.1f}s: {summary}", file=sys.stderr)
+
+
+def cmd_generate(args) -> int:
+    _generate(Path(args.out or settings.landing_dir()), args.first, args.last, args.enterprises, args.seed)
     return 0
 
 
@@ -68,10 +71,7 @@ def cmd_demo(args) -> int:
 
     if not delivered(settings.landing_dir()):
         print(f"no deliveries in {settings.landing_dir()}: generating a sample landing zone", file=sys.stderr)
-        gen = argparse.Namespace(
-            out=None, first=DEMO["first"], last=DEMO["last"], enterprises=DEMO["enterprises"], seed=DEMO["seed"]
-        )
-        cmd_generate(gen)
+        _generate(settings.landing_dir(), **DEMO)
     code = run_everything()
     print_summary()
     return code
@@ -105,7 +105,8 @@ def cmd_ui(args) -> int:
     # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Dagster's code servers are subprocesses: give them this environment's tools (dbt) on PATH.
+    # Under `dagster dev`, dagster-dbt's own prepare_if_dev() runs plain `dbt` (DbtCliResource with the default
+    # executable), so this environment's bin/ must be on PATH even when the venv is not activated.
     os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.chdir(settings.PROJECT_ROOT)
     os.execv(argv[0], argv)

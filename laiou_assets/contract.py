@@ -128,6 +128,11 @@ FEEDS: dict[str, Feed] = {
     )
 }
 
+# The loader sums the control column of every loaded row: it must be a required decimal of its feed.
+assert all(
+    f.control_column in {c.name for c in f.columns if c.kind is Kind.DECIMAL and c.required} for f in FEEDS.values()
+)
+
 # In the order feeds.md ranks them: a row with several faults is quarantined under the first.
 QUARANTINE_REASONS = (
     "field_count",

@@ -94,10 +94,10 @@ def test_row_faults_are_quarantined_with_the_first_reason_and_the_rest_loads(lai
         f"V6,{uscc},201811,99999,6.00,2018-11-02",  # unknown_code (tax type)
         good[0],  # duplicate_key (voucher_no of the first good row)
     ]
-    # Control total: every row with the right field count whose amount parses (feeds.md).
-    parsable = [good_line.split(",")[4] for good_line in good] + ["5.00", "6.00"]
-    parsable.append(good[0].split(",")[4])
-    total = sum(Decimal(a) for a in parsable)
+    # Control total: every row with the right field count whose amount parses (feeds.md): the good rows,
+    # V5, V6 and the duplicate of the first good row.
+    counted = [*good, bad[4], bad[5], bad[6]]
+    total = sum(Decimal(line.split(",")[4]) for line in counted)
     rewrite(folder, "tax_payment", "\n".join([header, *good, *bad]) + "\n", control_total=f"{total:.2f}")
 
     result = materialize("tax_payment", landing)

@@ -178,6 +178,11 @@ def _period(days: np.ndarray) -> np.ndarray:
     return np.char.replace(np.datetime_as_string(days.astype("datetime64[M]"), unit="M"), "-", "")
 
 
+def _month_period(month: np.datetime64) -> str:
+    """One month (datetime64[M] or [D]) → 'YYYYMM'."""
+    return str(month.astype("datetime64[M]")).replace("-", "")
+
+
 class _Ids:
     """Distinct organisation-code ids across every USCC the generator makes."""
 
@@ -267,7 +272,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         )
 
     exited_before = exits & (exit_date < first)
-    first_period = _period(np.array([first]))[0]
+    first_period = _month_period(first)
     nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     enterprise_rows = pd.concat(
         [
@@ -322,8 +327,8 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         if m_start < BUSINESS_TAX_UNTIL:
             types = np.where(rng.random(k) < 0.1, BUSINESS_TAX, types)
         same_month = rng.random(k) < 0.2
-        tax_period = np.where(same_month, _period(np.full(k, m_start)), _period(np.full(k, m_start - 1)))
-        period = _period(np.array([m_start]))[0]
+        period = _month_period(m)
+        tax_period = np.where(same_month, period, _month_period(m - 1))
         tax_frames.append(
             pd.DataFrame(
                 {
@@ -357,7 +362,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         ytd_rev += np.where(active, np.round(monthly_rev[:, j]), 0)
         ytd_profit += np.where(active, np.round(monthly_rev[:, j] * margin[:, j]), 0)
         sel = np.flatnonzero(active)
-        period = _period(np.array([m_start]))[0]
+        period = _month_period(m)
         rev_cents = ytd_rev[sel].astype(np.int64)
         stats_frames.append(
             pd.DataFrame(
@@ -384,7 +389,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     for feed, (frame, source) in feeds.items():
         groups = dict(tuple(frame.groupby("_period", sort=True)))
         for m in months:
-            period = _period(np.array([m.astype("datetime64[D]")]))[0]
+            period = _month_period(m)
             part = groups.get(period, frame.iloc[0:0])
             write_delivery(out, feed, period, part, part["_cents"].to_numpy(), source)
         summary[f"{feed}_rows"] = len(frame)

@@ -133,17 +133,16 @@ def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress) 
                     continue  # a blank line holds no record
                 records += 1
                 fault = validator.fault(fields)
-                counted = len(fields) == validator.width and is_decimal(fields[ctl])
                 if fault is None:
                     copy.write_row((*validator.ordered(fields), period, line))
                     loaded += 1
-                    if counted:
-                        total_loaded += Decimal(fields[ctl])
+                    # A loaded row passed the control column's required-decimal check: it always counts.
+                    total_loaded += Decimal(fields[ctl])
                 else:
                     reason, detail = fault
                     quarantine.append((line, text, reason, detail))
                     by_reason[reason] = by_reason.get(reason, 0) + 1
-                    if counted:
+                    if len(fields) == validator.width and is_decimal(fields[ctl]):
                         total_quarantined += Decimal(fields[ctl])
                 if records % PROGRESS_EVERY == 0:
                     progress(f"{feed.name} {delivery.period}: {records:,} of {manifest.rows:,} records read")
