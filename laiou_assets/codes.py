@@ -62,7 +62,7 @@ def is_valid_industry_class(code: str) -> bool:
 
     The full class list is not part of the contract; a class in a valid division is accepted.
     """
-    return len(code) == 4 and code.isdigit() and 1 <= int(code[:2]) <= 97
+    return len(code) == 4 and code.isascii() and code.isdigit() and 1 <= int(code[:2]) <= 97
 
 
 @cache

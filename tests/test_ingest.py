@@ -128,7 +128,6 @@ def test_row_faults_are_quarantined_with_the_first_reason_and_the_rest_loads(lai
         ("rows", "data rows, the manifest says"),
         ("control_total", "control total of amount"),
         ("unknown_column", "unknown column(s) in the header: extra"),
-        ("manifest_missing", "manifest missing"),
     ],
 )
 def test_file_faults_fail_the_month_and_keep_its_earlier_rows(laiou_env, small_landing, fault, expected_message):
@@ -150,8 +149,6 @@ def test_file_faults_fail_the_month_and_keep_its_earlier_rows(laiou_env, small_l
     elif fault == "unknown_column":
         lines = text.splitlines()
         rewrite(folder, "tax_payment", "\n".join([lines[0] + ",extra"] + [ln + "," for ln in lines[1:]]) + "\n")
-    elif fault == "manifest_missing":
-        manifest_path.unlink()
 
     result = materialize("tax_payment", landing)
     assert not result.success

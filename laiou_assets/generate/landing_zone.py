@@ -175,6 +175,8 @@ def _days(rng, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def _period(days: np.ndarray) -> np.ndarray:
     """datetime64[D] → 'YYYYMM'."""
+    if days.size == 0:  # numpy's string functions fail on empty arrays
+        return np.array([], dtype="<U6")
     return np.char.replace(np.datetime_as_string(days.astype("datetime64[M]"), unit="M"), "-", "")
 
 

@@ -18,6 +18,10 @@ class FileFault(Exception):
     """A file-level fault (feeds.md, Bad input): the month's load fails and earlier data stays."""
 
 
+class Waiting(Exception):
+    """No manifest yet: the delivery is incomplete (the producer writes it last). Not a failure: wait."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     feed: str

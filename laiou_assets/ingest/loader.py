@@ -1,29 +1,26 @@
 """Load one delivery (feed × month) into raw.<feed> atomically, with quarantine and audit (feeds.md).
 
-One pass over the file: bytes are hashed, decoded line by line (so an undecodable byte is reported with
-its line), parsed as RFC 4180 CSV, validated, and streamed to PostgreSQL with COPY inside the same
-transaction that deleted the month's earlier rows. File-level faults roll the transaction back, so the
-feed's earlier data stays exactly as it was; the failed attempt is still written to audit.load_log.
+`reading.py` turns the file into COPY-ready rows and quarantined rows; this module runs the transaction:
+the month's partition of raw.<feed> is truncated and refilled with COPY, its quarantine replaced and the
+attempt logged, all or nothing. A file-level fault or a killed load rolls back, so the feed's earlier data
+stays exactly as it was; a failed attempt is still written to audit.load_log, in its own transaction.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 
 from laiou_assets.contract import FEEDS
-from laiou_assets.ingest.landing import Delivery, FileFault, Manifest, read_manifest
-from laiou_assets.ingest.schema import ensure_schemas
-from laiou_assets.ingest.validate import RowValidator, is_decimal
-
-PROGRESS_EVERY = 250_000
+from laiou_assets.ingest.landing import Delivery, FileFault, Manifest, Waiting, read_manifest
+from laiou_assets.ingest.reading import BLOCK_BYTES, ReadSummary, header_of, open_reader
+from laiou_assets.ingest.schema import ensure_partition, ensure_schemas
 
 
 @dataclass
@@ -39,45 +36,20 @@ class LoadResult:
     seconds: float
 
 
-class _Reader:
-    """Decoded lines of a CSV file that keep their line numbers and raw text for each record."""
-
-    def __init__(self, path: Path, manifest: Manifest):
-        self.path = path
-        self.manifest = manifest
-        self.hasher = hashlib.sha256()
-        self.line_no = 0
-        self.record_lines: list[str] = []
-
-    def lines(self, binary) -> Iterator[str]:
-        codec = self.manifest.codec
-        for raw in binary:
-            self.hasher.update(raw)
-            self.line_no += 1
-            try:
-                # The BOM may only start the file; later lines decode as plain UTF-8.
-                text = raw.decode(codec if self.line_no == 1 else codec.replace("-sig", ""))
-            except UnicodeDecodeError as exc:
-                raise FileFault(
-                    f"{self.path}:{self.line_no}: bytes not valid {self.manifest.encoding} "
-                    f"at byte {exc.start + 1} of the line"
-                ) from exc
-            self.record_lines.append(text)
-            yield text
-
-    def take_record_text(self) -> str:
-        text = "".join(self.record_lines)
-        self.record_lines = []
-        return text.rstrip("\r\n")
-
-
 def load_delivery(
     conn: psycopg.Connection,
     delivery: Delivery,
     landing: Path,
     progress: Callable[[str], None] = lambda msg: None,
+    worker: bool | None = None,
 ) -> LoadResult:
-    """Load one delivery, replacing the month's earlier rows. Raises FileFault (after logging it)."""
+    """Load one delivery, replacing the month's earlier rows. Raises FileFault (after logging it), or
+    Waiting (logging nothing, touching nothing) when the manifest has not arrived.
+
+    `worker` forces reading in a worker process (True) or in this one (False); by default big files use one.
+    """
+    if not delivery.manifest_path(landing).exists():
+        raise Waiting(f"{delivery.manifest_path(landing)}: no manifest yet; the delivery is incomplete, waiting")
     ensure_schemas(conn)
     started = datetime.now(UTC)
     csv_path = delivery.csv_path(landing)
@@ -86,9 +58,7 @@ def load_delivery(
         manifest = read_manifest(delivery, landing)
         if not csv_path.exists():
             raise FileFault(f"{csv_path}: CSV missing although its manifest is present")
-        with conn.transaction():
-            result = _load_in_transaction(conn, delivery, csv_path, manifest, started, progress)
-        return result
+        return _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, worker)
     except FileFault as fault:
         _log_failure(conn, delivery, csv_path, manifest, started, str(fault))
         raise
@@ -97,110 +67,84 @@ def load_delivery(
         raise
 
 
-def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress) -> LoadResult:
+def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, worker) -> LoadResult:
     feed = FEEDS[delivery.feed]
     period = delivery.period_date
-    # One loader per feed-month at a time; a second waits rather than interleaving.
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"{feed.name}/{delivery.period}"])
-    conn.execute(f"delete from raw.{feed.name} where _period = %s", [period])
-    conn.execute("delete from audit.quarantine where feed = %s and period = %s", [feed.name, period])
-
-    reader = _Reader(csv_path, manifest)
-    quarantine: list[tuple[int, str, str, str]] = []
-    by_reason: dict[str, int] = {}
-    records = loaded = 0
-    total_loaded = Decimal(0)
-    total_quarantined = Decimal(0)
-    columns = ", ".join(feed.column_names) + ", _period, _line"
-
-    with open(csv_path, "rb") as binary:
-        rows = csv.reader(reader.lines(binary), strict=False)
-        header_record = next(rows, None)
-        if header_record is None:
-            raise FileFault(f"{csv_path}:1: empty file, no header row")
-        reader.take_record_text()
-        header = [h.strip() for h in header_record]
-        _check_header(csv_path, header, feed)
-        validator = RowValidator(feed, header)
-        ctl = validator.control_pos
-        with conn.cursor().copy(f"copy raw.{feed.name} ({columns}) from stdin") as copy:
-            start_line = reader.line_no + 1
-            for fields in rows:
-                text = reader.take_record_text()
-                line = start_line
-                start_line = reader.line_no + 1
-                if not fields and text == "":
-                    continue  # a blank line holds no record
-                records += 1
-                fault = validator.fault(fields)
-                if fault is None:
-                    copy.write_row((*validator.ordered(fields), period, line))
-                    loaded += 1
-                    # A loaded row passed the control column's required-decimal check: it always counts.
-                    total_loaded += Decimal(fields[ctl])
-                else:
-                    reason, detail = fault
-                    quarantine.append((line, text, reason, detail))
-                    by_reason[reason] = by_reason.get(reason, 0) + 1
-                    if len(fields) == validator.width and is_decimal(fields[ctl]):
-                        total_quarantined += Decimal(fields[ctl])
-                if records % PROGRESS_EVERY == 0:
-                    progress(f"{feed.name} {delivery.period}: {records:,} of {manifest.rows:,} records read")
-
-    digest = reader.hasher.hexdigest()
-    if digest != manifest.sha256:
-        raise FileFault(f"{csv_path}: sha256 {digest} does not match the manifest's {manifest.sha256}")
-    if records != manifest.rows:
-        raise FileFault(f"{csv_path}: {records:,} data rows, the manifest says {manifest.rows:,}")
-    if total_loaded + total_quarantined != manifest.control_total:
-        raise FileFault(
-            f"{csv_path}: control total of {feed.control_column} is {total_loaded + total_quarantined}, "
-            f"the manifest says {manifest.control_total}"
-        )
-
-    load_id = conn.execute(
-        """insert into audit.load_log (feed, period, file, sha256, rows, loaded, quarantined, control_column,
-             control_total_expected, control_total_loaded, control_total_quarantined, started_at, outcome, message)
-           values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'loaded',%s) returning load_id""",
-        [
-            feed.name,
-            period,
-            str(csv_path),
-            digest,
-            manifest.rows,
-            loaded,
-            len(quarantine),
-            feed.control_column,
-            manifest.control_total,
-            total_loaded,
-            total_quarantined,
-            started,
-            f"loaded {loaded:,}, quarantined {len(quarantine):,}",
-        ],
-    ).fetchone()[0]
-    if quarantine:
-        with conn.cursor().copy(
-            "copy audit.quarantine (load_id, feed, period, line_no, raw_line, reason, detail) from stdin"
-        ) as copy:
-            for line, text, reason, detail in quarantine:
-                copy.write_row((load_id, feed.name, period, line, text, reason, detail))
+    partition = ensure_partition(conn, feed.name, period)
+    with conn.transaction():
+        # One loader per feed-month at a time; a second waits rather than interleaving.
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"{feed.name}/{delivery.period}"])
+        # The month's earlier rows go in the same transaction that loads the new ones (a correction replaces).
+        conn.execute(f"truncate {partition}")
+        conn.execute("delete from audit.quarantine where feed = %s and period = %s", [feed.name, period])
+        with tempfile.TemporaryDirectory(prefix="laiou-load-") as scratch:
+            reader = open_reader(feed, csv_path, manifest, period, str(Path(scratch) / "quarantine.csv"), worker)
+            columns = ", ".join(["_line", *header_of(csv_path, manifest, feed)])
+            sent = 0
+            # One COPY for the whole file, so PostgreSQL parses without pause while the reader checks on.
+            # _period is the partition's default. FREEZE: the partition was truncated in this transaction.
+            cursor = conn.cursor()
+            with cursor.copy(
+                f"copy {partition} ({columns}) from stdin (format csv, freeze, encoding 'UTF8')",
+                writer=QueuedLibpqWriter(cursor),
+            ) as copy:
+                for part in reader:
+                    copy.write(part)
+                    sent += len(part)
+                    progress(f"{feed.name} {delivery.period}: {sent / 2**20:,.0f} MiB of rows sent to PostgreSQL")
+            summary: ReadSummary = reader.summary
+            if summary.retracted_lines:  # later occurrences of a key, found once the whole file was read
+                conn.execute(f"delete from {partition} where _line = any(%s)", [summary.retracted_lines])
+            load_id = conn.execute(
+                """insert into audit.load_log (feed, period, file, sha256, rows, loaded, quarantined,
+                     control_column, control_total_expected, control_total_loaded, control_total_quarantined,
+                     started_at, outcome, message)
+                   values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'loaded',%s) returning load_id""",
+                [
+                    feed.name,
+                    period,
+                    str(csv_path),
+                    summary.sha256,
+                    manifest.rows,
+                    summary.loaded,
+                    summary.quarantined,
+                    feed.control_column,
+                    manifest.control_total,
+                    summary.total_loaded,
+                    summary.total_quarantined,
+                    started,
+                    f"loaded {summary.loaded:,}, quarantined {summary.quarantined:,}",
+                ],
+            ).fetchone()[0]
+            if summary.quarantined:
+                _copy_quarantine(conn, summary.quarantine_path, load_id, feed.name, period)
     seconds = (datetime.now(UTC) - started).total_seconds()
     return LoadResult(
-        feed.name, delivery.period, str(csv_path), manifest.rows, loaded, len(quarantine), by_reason, digest, seconds
+        feed.name,
+        delivery.period,
+        str(csv_path),
+        manifest.rows,
+        summary.loaded,
+        summary.quarantined,
+        summary.by_reason,
+        summary.sha256,
+        seconds,
     )
 
 
-def _check_header(path: Path, header: list[str], feed) -> None:
-    expected = set(feed.column_names)
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise FileFault(f"{path}:1: column(s) {', '.join(dupes)} appear more than once in the header")
-    missing = [c for c in feed.column_names if c not in header]
-    if missing:
-        raise FileFault(f"{path}:1: required column(s) missing from the header: {', '.join(missing)}")
-    unknown = [h for h in header if h not in expected]
-    if unknown:
-        raise FileFault(f"{path}:1: unknown column(s) in the header: {', '.join(unknown)}")
+def _copy_quarantine(conn, path: str, load_id: int, feed: str, period) -> None:
+    conn.execute(
+        "create temp table if not exists _quarantine_in (line_no int, raw_line text, reason text, detail text) "
+        "on commit drop"
+    )
+    with open(path, "rb") as spool, conn.cursor().copy("copy _quarantine_in from stdin (format csv)") as copy:
+        while data := spool.read(BLOCK_BYTES):
+            copy.write(data)
+    conn.execute(
+        """insert into audit.quarantine (load_id, feed, period, line_no, raw_line, reason, detail)
+           select %s, %s, %s, line_no, raw_line, reason, detail from _quarantine_in order by line_no""",
+        [load_id, feed, period],
+    )
 
 
 def _log_failure(conn, delivery, csv_path, manifest, started, message) -> None:

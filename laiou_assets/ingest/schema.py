@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import psycopg
 
 from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
@@ -18,10 +20,29 @@ create table if not exists raw.{feed.name} (
   _period date not null,
   _line integer not null,
   _loaded_at timestamptz not null default now()
-);
-create index if not exists {feed.name}__period_idx on raw.{feed.name} (_period);
-comment on table raw.{feed.name} is '{feed.label} — loaded rows of the {feed.name} feed (feeds.md)';
+) partition by range (_period);
+comment on table raw.{feed.name} is '{feed.label} — loaded rows of the {feed.name} feed (feeds.md), one partition
+per delivery month';
 """
+
+
+def ensure_partition(conn: psycopg.Connection, feed_name: str, period: date) -> str:
+    """The month's partition of raw.<feed> (created, empty, in its own short transaction if new).
+
+    A month lives in its own partition so that a redelivery replaces it with TRUNCATE + COPY, and COPY
+    writes no index. Creating a partition locks the whole table, so it is not done inside a long load.
+    """
+    name = f"raw.{feed_name}_{period:%Y%m}"
+    upper = date(period.year + period.month // 12, period.month % 12 + 1, 1)
+    with conn.transaction():
+        if conn.execute("select to_regclass(%s)", [name]).fetchone()[0] is None:
+            conn.execute(
+                f"create table {name} partition of raw.{feed_name} "
+                f"for values from ('{period.isoformat()}') to ('{upper.isoformat()}')"
+            )
+            # COPY into the partition leaves out _period: a constant, not a date to parse on every row.
+            conn.execute(f"alter table {name} alter column _period set default '{period.isoformat()}'")
+    return name
 
 
 _AUDIT_DDL = """
@@ -63,9 +84,23 @@ AUDIT_DDL = _AUDIT_DDL.replace("{reasons}", ", ".join(f"'{r}'" for r in QUARANTI
 
 def ensure_schemas(conn: psycopg.Connection) -> None:
     with conn.transaction():
+        _refuse_unpartitioned(conn)
         conn.execute("select pg_advisory_xact_lock(%s)", [_DDL_LOCK])
         conn.execute("create schema if not exists raw")
         conn.execute("create schema if not exists audit")
         conn.execute(AUDIT_DDL)
         for name in FEEDS:
             conn.execute(raw_table_ddl(name))
+
+
+def _refuse_unpartitioned(conn: psycopg.Connection) -> None:
+    old = conn.execute(
+        """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = 'raw' and c.relkind = 'r' and c.relname = any(%s)""",
+        [list(FEEDS)],
+    ).fetchall()
+    if old:
+        raise RuntimeError(
+            f"raw.{old[0][0]} was made by an earlier laiou without monthly partitions; this database cannot be "
+            "loaded any more. Start from an empty database (embedded: `make clean`, then `make demo`)."
+        )

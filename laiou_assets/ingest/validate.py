@@ -9,13 +9,15 @@ from functools import lru_cache
 from laiou_assets import codes
 from laiou_assets.contract import ENT_STATUSES, ENT_TYPES, INVESTOR_TYPES, Feed, Kind
 
-_DECIMAL = re.compile(r"-?\d{1,16}(\.\d{1,2})?")
-_INT = re.compile(r"\d{1,9}")
+# ASCII digits only: PostgreSQL's numeric and date input reject other Unicode digits that Python's \d takes.
+_DECIMAL = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
+_INT = re.compile(r"[0-9]{1,9}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @lru_cache(maxsize=65536)
 def is_date(value: str) -> bool:
-    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+    if not _DATE.fullmatch(value):
         return False
     try:
         date(int(value[:4]), int(value[5:7]), int(value[8:]))
@@ -26,14 +28,14 @@ def is_date(value: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def is_month(value: str) -> bool:
-    return len(value) == 6 and value.isdigit() and 1 <= int(value[4:]) <= 12
+    return len(value) == 6 and value.isascii() and value.isdigit() and 1 <= int(value[4:]) <= 12
 
 
 def is_decimal(value: str) -> bool:
     return _DECIMAL.fullmatch(value) is not None
 
 
-def _code_sets() -> dict[str, object]:
+def code_sets() -> dict[str, object]:
     return {
         "ent_type": ENT_TYPES,
         "status": ENT_STATUSES,
@@ -51,10 +53,8 @@ class RowValidator:
         self.feed = feed
         self.width = len(header)
         pos = {name: i for i, name in enumerate(header)}
-        # Positions of the contract's columns in this file (header order is free).
-        self.positions = [pos[c.name] for c in feed.columns]
         self.control_pos = pos[feed.control_column]
-        sets = _code_sets()
+        sets = code_sets()
         cols = list(feed.columns)
         self._required = [(pos[c.name], c.name) for c in cols if c.required]
         self._dates = [(pos[c.name], c.name, is_date) for c in cols if c.kind is Kind.DATE]
@@ -69,11 +69,13 @@ class RowValidator:
                 self._codes.append((pos[c.name], c.name, check))
         self._status = pos.get("status") if "status_date" in pos else None
         self._status_date = pos.get("status_date")
-        self._key = [pos[k] for k in feed.key]
-        self._seen: set[tuple[str, ...]] = set()
 
-    def fault(self, fields: list[str]) -> tuple[str, str] | None:
-        """(reason, detail) of the row's first fault, or None when it loads."""
+    def row_fault(self, fields: list[str]) -> tuple[str, str] | None:
+        """(reason, detail) of the row's first fault other than a duplicate key, or None.
+
+        Duplicate keys are decided by the reader over the whole file (`reading.py`): the first occurrence
+        among rows without another fault loads, later ones are quarantined as duplicate_key.
+        """
         if len(fields) != self.width:
             return "field_count", f"{len(fields)} fields, header has {self.width}"
         for i, name in self._required:
@@ -100,12 +102,4 @@ class RowValidator:
             v = fields[i]
             if v and not ok(v):
                 return "unknown_code", f"{name}={v!r}"
-        key = tuple(fields[i] for i in self._key)
-        if key in self._seen:
-            return "duplicate_key", f"{'+'.join(self.feed.key)}={'+'.join(key)} already in this file"
-        self._seen.add(key)
         return None
-
-    def ordered(self, fields: list[str]) -> tuple[str | None, ...]:
-        """The row's values in contract column order, empty fields as NULL."""
-        return tuple(fields[i] or None for i in self.positions)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from laiou_assets.contract import FEEDS, Feed
-from laiou_assets.ingest.landing import Delivery, FileFault, period_of_partition
+from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_partition
 from laiou_assets.ingest.loader import load_delivery
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
@@ -26,16 +26,19 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
             f"(audit.quarantine), and the month's rows in raw.{feed.name} are replaced in one transaction."
         ),
         metadata={"table": f"raw.{feed.name}", "contract": "feeds.md"},
+        output_required=False,  # a month without its manifest yet is left alone: nothing materialized
     )
-    def _load(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource
-    ) -> dg.MaterializeResult:
-        loaded, failed, totals = [], [], {"rows": 0, "loaded": 0, "quarantined": 0}
+    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource):
+        loaded, failed, waiting, totals = [], [], [], {"rows": 0, "loaded": 0, "quarantined": 0}
         with warehouse.connect() as conn:
             for key in context.partition_keys:
                 delivery = Delivery(feed.name, period_of_partition(key))
                 try:
-                    r = load_delivery(conn, delivery, landing.root(), progress=context.log.info)
+                    r = load_delivery(conn, delivery, landing.root(), progress=context.log.debug)
+                except Waiting as wait:
+                    context.log.warning(str(wait))
+                    waiting.append(delivery.period)
+                    continue
                 except FileFault as fault:
                     context.log.error(f"{feed.name} {delivery.period} failed: {fault}")
                     failed.append(f"{delivery.period}: {fault}")
@@ -53,7 +56,10 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
                 "the loaded months are kept, the failed ones keep their earlier data:\n" + "\n".join(failed),
                 metadata={"failed": "\n".join(failed), "loaded_months": ", ".join(loaded)},
             )
-        return dg.MaterializeResult(metadata={**totals, "months": len(loaded), "table": f"raw.{feed.name}"})
+        if loaded:
+            yield dg.MaterializeResult(metadata={**totals, "months": len(loaded), "table": f"raw.{feed.name}"})
+        if waiting:
+            context.log.warning(f"{feed.name}: waiting for the manifest of {', '.join(waiting)}")
 
     return _load
 
