@@ -61,7 +61,7 @@ def cmd_generate(args) -> int:
 def cmd_run(args) -> int:
     from laiou_assets.running import run_everything
 
-    return run_everything(args.first, args.last)
+    return run_everything(args.first, args.last, reload=args.reload)
 
 
 def cmd_demo(args) -> int:
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="load every delivered month through Dagster, then build the marts")
     run.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM (default: all)")
     run.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM (default: all)")
+    run.add_argument("--reload", action="store_true", help="load every delivery again, not only new ones")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="sample landing zone (if none) + run + summary")

@@ -32,9 +32,12 @@ def test_marts_depend_on_the_raw_feeds():
 def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
     checks = {k.to_user_string() for k in _graph().asset_check_keys}
     assert {f"raw/{f}:reconciles_with_manifest" for f in FEEDS} <= checks
+    assert "raw/tax_payment:no_voucher_from_an_earlier_delivery" in checks
     assert "marts/dim_enterprise:unique_dim_enterprise_uscc" in checks
 
 
-def test_jobs_exist():
+def test_jobs_and_the_arrival_sensor_exist():
     d = defs()
     assert d.resolve_job_def("ingest_feeds") and d.resolve_job_def("build_marts")
+    sensor = d.resolve_sensor_def("landing_zone_arrivals")
+    assert sensor.job_name == "ingest_feeds" and sensor.default_status == dg.DefaultSensorStatus.RUNNING
