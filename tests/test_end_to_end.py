@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -11,6 +12,7 @@ import psycopg
 
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.running import run_everything
+from tests.deliveries import write
 from tests.recount import laiou_enterprises, summary_by_year
 
 
@@ -20,11 +22,30 @@ def query(sql: str) -> pd.DataFrame:
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
 
-def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small_landing):
-    shutil.copytree(small_landing, laiou_env["landing"])
-    assert run_everything() == 0
+def repeat_a_voucher(landing: Path) -> str:
+    """Deliver a voucher of 2018-10 again in 2018-12 (a producer error feeds.md names); returns its number."""
+    october = (landing / "tax_payment/201810/tax_payment_201810.csv").read_text(encoding="utf-8").splitlines()
+    december = landing / "tax_payment/201812/tax_payment_201812.csv"
+    text = december.read_text(encoding="utf-8")
+    header = text.splitlines()[0]
+    write(landing, "tax_payment", "201812", text + october[1] + "\n")
+    assert header == october[0]
+    return october[1].split(",")[0]
 
-    expected = summary_by_year(small_landing)
+
+def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small_landing, capsys):
+    landing = laiou_env["landing"]
+    shutil.copytree(small_landing, landing)
+    repeated = repeat_a_voucher(landing)
+    assert run_everything() == 0  # a repeated voucher is a warning (WARN check), not a failure
+    assert "warning: raw/tax_payment:no_voucher_from_an_earlier_delivery" in capsys.readouterr().err
+
+    repeats = query(
+        "select voucher_no from raw.tax_payment t where exists "
+        "(select 1 from raw.tax_payment e where e.voucher_no = t.voucher_no and e._period < t._period)"
+    )
+    assert repeats.voucher_no.tolist() == [repeated]
+    expected = summary_by_year(landing)
     actual = query(
         "select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year order by year"
     )
@@ -35,7 +56,7 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     assert expected.cumulative.iloc[0] > 100 and expected.new.iloc[0] > 10  # the data set is not trivial
 
     # Enterprise by enterprise: kind, source province and laiou_since (R7, R8).
-    recount = laiou_enterprises(small_landing).set_index("uscc").sort_index()
+    recount = laiou_enterprises(landing).set_index("uscc").sort_index()
     dim = query(
         "select uscc, laiou_kind, source_province_code, laiou_since::text from marts.dim_enterprise "
         "where laiou_kind is not null order by uscc"
