@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,6 +85,26 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    """dbt's documentation site (every model and column, bilingual, with rule ids) for the warehouse."""
+    from laiou_assets.defs.dbt.project import dbt_executable
+
+    url = warehouse.database_url(start=True)
+    env = {**os.environ, **warehouse.dbt_env(url), "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
+    dbt = dbt_executable()
+    generated = subprocess.run([dbt, "docs", "generate", "--quiet"], cwd=settings.DBT_PROJECT_DIR, env=env)
+    if generated.returncode != 0:
+        return generated.returncode
+    print(f"docs generated in {settings.DBT_PROJECT_DIR / 'target'}", file=sys.stderr)
+    if args.no_serve:
+        return 0
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(settings.DBT_PROJECT_DIR)
+    argv = [dbt, "docs", "serve", "--host", args.host, "--port", str(args.port), "--no-browser"]
+    os.execve(argv[0], argv, env)
+
+
 def cmd_ui(args) -> int:
     """Serve the Dagster UI on 127.0.0.1; Ctrl-C or SIGTERM stops it."""
     settings.ensure_dagster_home()
@@ -139,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = sub.add_parser("summary", help="print marts.mart_laiou_summary_year")
     summary.set_defaults(func=cmd_summary)
+
+    docs = sub.add_parser("docs", help="generate dbt's documentation site and serve it on 127.0.0.1:8080")
+    docs.add_argument("--host", default="127.0.0.1")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--no-serve", action="store_true", help="only generate it")
+    docs.set_defaults(func=cmd_docs)
 
     ui = sub.add_parser("ui", help="serve the Dagster UI")
     ui.add_argument("--host", default="127.0.0.1")

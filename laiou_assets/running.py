@@ -16,6 +16,10 @@ import dagster as dg
 from laiou_assets import settings, warehouse
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.landing import Delivery, delivered
+from laiou_assets.partitions import monthly_partitions
+
+RANGE_START = "dagster/asset_partition_range_start"  # a range of partitions in one run (single-run backfill)
+RANGE_END = "dagster/asset_partition_range_end"
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -108,21 +112,31 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
         )
 
     _say("building the dbt models (staging → intermediate → marts) …")
-    t0 = time.perf_counter()
-    build = definitions.resolve_job_def("build_marts")
-    with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
-        result = build.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
-    built = len(result.get_asset_materialization_events())
-    checks = result.get_asset_check_evaluations()
-    failed_checks = [
-        e.asset_check_key.to_user_string() for e in checks if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-    ]
-    _say(
-        f"dbt: {built} models/seeds built, {sum(e.passed for e in checks)} of {len(checks)} tests passed "
-        f"in {time.perf_counter() - t0:.1f}s"
-    )
-    if not result.success or failed_checks:
-        failures.append(f"dbt build (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
+    last_month = max(d.partition_key for d in complete)
+    for job, tags in (
+        ("build_marts", {}),
+        # Every tax month in one run: classification changes can move any month's figures (R12).
+        ("refresh_tax_facts", {RANGE_START: monthly_partitions.get_first_partition_key(), RANGE_END: last_month}),
+    ):
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
+            result = definitions.resolve_job_def(job).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET, tags=tags
+            )
+        built = len(result.get_asset_materialization_events())
+        checks = result.get_asset_check_evaluations()
+        failed_checks = [
+            e.asset_check_key.to_user_string()
+            for e in checks
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        _say(
+            f"dbt {job}: {built} materializations, {sum(e.passed for e in checks)} of {len(checks)} tests passed "
+            f"in {time.perf_counter() - t0:.1f}s"
+        )
+        if not result.success or failed_checks:
+            failures.append(f"{job} (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
+            break
     _say(f"done in {time.perf_counter() - started:.1f}s")
     if failures:
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))

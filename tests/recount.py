@@ -1,12 +1,12 @@
 """An independent recount of the headline figures with plain pandas over the landing zone's CSV files.
 
-Written from rules.md alone (R1, R3, R5–R8, R9, R11, R12), sharing no code with the project, so that the
+Written from rules.md alone (R1, R3, R5–R8, R11–R14), sharing no code with the project, so that the
 end-to-end tests compare the SQL marts against a second reading of the rules.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -64,23 +64,77 @@ def laiou_enterprises(landing: Path) -> pd.DataFrame:
     rows = []
     for r in ent.itertuples():
         if r.ent_type != "2100" and isinstance(r.prov, str) and r.prov != "31":
-            rows.append((r.uscc, "direct", r.prov, max(r.invest_date, r.reg_date), r.status, r.status_date))
+            kind, prov, since = "direct", r.prov, max(r.invest_date, r.reg_date)
         elif r.ent_type == "2100" and valid_uscc(r.parent_uscc) and r.parent_uscc[2:4] in MAINLAND - {"31"}:
-            rows.append((r.uscc, "branch", r.parent_uscc[2:4], r.reg_date, r.status, r.status_date))
-    return pd.DataFrame(rows, columns=["uscc", "kind", "province", "since", "status", "status_date"])
+            kind, prov, since = "branch", r.parent_uscc[2:4], r.reg_date
+        else:
+            continue
+        rows.append((r.uscc, kind, prov, since, r.status, r.status_date, Decimal(r.reg_capital)))
+    return pd.DataFrame(rows, columns=["uscc", "kind", "province", "since", "status", "status_date", "reg_capital"])
+
+
+def counted_tax(landing: Path, laiou: pd.DataFrame) -> pd.DataFrame:
+    """R12 vouchers: each once (earliest delivery), of a 来沪 enterprise, not before laiou_since's month."""
+    tax = read_feed(landing, "tax_payment").sort_values(["voucher_no", "_period", "_line"])
+    tax = tax.groupby("voucher_no").head(1)
+    tax = tax[tax.taxpayer_id.str.len() == 18].merge(laiou, left_on="taxpayer_id", right_on="uscc")
+    return tax[tax.tax_period >= tax.since.str[:7].str.replace("-", "")]
+
+
+def year_statistics(landing: Path) -> pd.DataFrame:
+    """R13 per enterprise and year: revenue YTD of the latest reported month, and its employees."""
+    stats = read_feed(landing, "stats_indicator").sort_values(["uscc", "period", "_period", "_line"])
+    stats = stats.groupby(["uscc", "period"]).tail(1)  # a corrected month: its latest delivery
+    stats["year"] = stats.period.str[:4].astype(int)
+    latest = stats.sort_values(["uscc", "period"]).groupby(["uscc", "year"]).tail(1)
+    return latest[["uscc", "year", "revenue_ytd", "employees"]]
+
+
+def by_province_year(landing: Path) -> dict[tuple[int, str], dict]:
+    """(year, province 2 digits) → the measures of mart_laiou_by_province_year (R11–R14)."""
+    laiou = laiou_enterprises(landing)
+    tax = counted_tax(landing, laiou)
+    stats = year_statistics(landing)
+    out = {}
+    for y in delivered_years(landing):
+        end = f"{y}-12-31"
+        year_tax = tax[tax.tax_period.str[:4] == str(y)]
+        total = sum((Decimal(a) for a in year_tax.amount), Decimal(0))
+        year_stats = stats[stats.year == y].set_index("uscc")
+        for prov, group in laiou.groupby("province"):
+            cum = group[group.since <= end]
+            exited = group[group.status.isin(["2", "3", "4"]) & (group.status_date.str[:4] == str(y))]
+            if cum.empty and exited.empty:
+                continue
+            active = cum[(cum.status == "1") | (cum.status_date > end)]
+            members = set(cum.uscc) | set(exited.uscc)
+            prov_tax = sum((Decimal(a) for a in year_tax[year_tax.province == prov].amount), Decimal(0))
+            reported = year_stats[year_stats.index.isin(members)]
+            out[(y, prov)] = {
+                "cumulative": len(cum),
+                "active": len(active),
+                "new": int((group.since.str[:4] == str(y)).sum()),
+                "exited": len(exited),
+                "reg_capital_wan": sum(active.reg_capital, Decimal(0)),
+                "tax_wan": prov_tax / Decimal(10000),
+                "tax_share": (prov_tax / total).quantize(Decimal("1e-10"), ROUND_HALF_UP) if total else None,
+                "revenue_k": sum((Decimal(v) for v in reported.revenue_ytd), Decimal(0)) if len(reported) else None,
+                "employees": int(reported.employees.astype(int).sum()) if len(reported) else None,
+            }
+    return out
+
+
+def delivered_years(landing: Path) -> range:
+    periods = sorted(p.name for p in landing.glob("*/[0-9]*"))
+    return range(int(periods[0][:4]), int(periods[-1][:4]) + 1)
 
 
 def summary_by_year(landing: Path) -> pd.DataFrame:
     """R11 counts and R12 tax (万元) for every year from the first delivered month to the last."""
     laiou = laiou_enterprises(landing)
-    periods = sorted(p.name for p in landing.glob("*/[0-9]*"))
-    years = range(int(periods[0][:4]), int(periods[-1][:4]) + 1)
-    tax = read_feed(landing, "tax_payment").sort_values(["voucher_no", "_period", "_line"])
-    tax = tax.groupby("voucher_no").head(1)  # each voucher once, earliest delivery
-    tax = tax[tax.taxpayer_id.str.len() == 18].merge(laiou, left_on="taxpayer_id", right_on="uscc")
-    tax = tax[tax.tax_period >= tax.since.str[:7].str.replace("-", "")]  # R12: not before laiou_since's month
+    tax = counted_tax(landing, laiou)
     rows = []
-    for y in years:
+    for y in delivered_years(landing):
         end = f"{y}-12-31"
         cum = laiou[laiou.since <= end]
         active = cum[(cum.status == "1") | (cum.status_date > end)]

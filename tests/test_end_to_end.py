@@ -13,7 +13,7 @@ import psycopg
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.running import run_everything
 from tests.deliveries import write
-from tests.recount import laiou_enterprises, summary_by_year
+from tests.recount import by_province_year, laiou_enterprises, summary_by_year
 
 
 def query(sql: str) -> pd.DataFrame:
@@ -59,13 +59,31 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     recount = laiou_enterprises(landing).set_index("uscc").sort_index()
     dim = query(
         "select uscc, laiou_kind, source_province_code, laiou_since::text from marts.dim_enterprise "
-        "where laiou_kind is not null order by uscc"
+        "where laiou_kind in ('direct', 'branch') order by uscc"
     ).set_index("uscc")
     assert dim.index.tolist() == recount.index.tolist()
     assert dim.laiou_kind.tolist() == recount.kind.tolist()
     assert dim.source_province_code.str[:2].tolist() == recount.province.tolist()
     assert dim.laiou_since.tolist() == recount.since.tolist()
     assert set(recount.kind) == {"direct", "branch"}
+
+    # Source province by year: every measure of the mart (R11–R14), against the recount.
+    expected_provinces = by_province_year(landing)
+    mart = query("select * from marts.mart_laiou_by_province_year order by year, source_province_code")
+    actual_provinces = {
+        (r.year, r.source_province_code[:2]): {
+            k: None if pd.isna(getattr(r, k)) else getattr(r, k) for k in expected_provinces[(2018, "32")]
+        }
+        for r in mart.itertuples()
+    }
+    for key, value in expected_provinces.items():
+        assert actual_provinces.get(key) == value, key
+    assert actual_provinces.keys() == expected_provinces.keys()
+    shares = query(
+        "select year, sum(tax_share) as s, count(*) as n from marts.mart_laiou_by_province_year group by year"
+    )
+    for r in shares.itertuples():  # R14: shares of one year add up to 1, up to their rounding to 10 places
+        assert abs(r.s - 1) <= r.n * Decimal("0.5e-10")
 
     # The runs are in the Dagster instance, as the UI shows them.
     instance = dg.DagsterInstance.get()
@@ -122,3 +140,34 @@ def test_building_the_marts_before_any_load_gives_empty_marts(laiou_env):
     assert result.success
     assert query("select count(*) as n from marts.mart_laiou_summary_year").n[0] == 0
     assert query("select count(*) as n from marts.dim_enterprise").n[0] == 0
+
+
+def test_docs_describe_every_model_and_column_in_chinese_and_english(laiou_env):
+    """`laiou docs` builds dbt's site; every column PostgreSQL holds for a model or seed is described."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from laiou_assets.definitions import defs
+    from laiou_assets.settings import DBT_PROJECT_DIR
+
+    build = defs().resolve_job_def("build_marts")
+    assert build.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False).success
+    done = subprocess.run(
+        [sys.executable, "-m", "laiou_assets.cli", "docs", "--no-serve"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    catalog = json.loads((DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    bilingual = re.compile(r"[\u4e00-\u9fff].*/ .*[A-Za-z]")  # 中文 / English
+    undocumented = []
+    for unique_id, entry in catalog["nodes"].items():
+        node = manifest["nodes"][unique_id]
+        if not bilingual.search(node["description"]):
+            undocumented.append(node["name"])
+        for column in entry["columns"]:
+            if not bilingual.search(node["columns"].get(column, {}).get("description", "")):
+                undocumented.append(f"{node['name']}.{column}")
+    assert len(catalog["nodes"]) >= 25
+    assert undocumented == []

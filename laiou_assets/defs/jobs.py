@@ -11,13 +11,23 @@ ingest_feeds_job = dg.define_asset_job(
     description="装载 / load a month's deliveries of every feed into raw.* and reconcile them with their manifests.",
 )
 
+TAX_FACTS = dg.AssetKey(["marts", "fct_tax_monthly"])
+
 build_marts_job = dg.define_asset_job(
     name="build_marts",
-    selection=dg.AssetSelection.groups("reference", "staging", "intermediate", "marts"),
-    description="构建集市 / build and test the dbt models (staging → intermediate → marts).",
+    selection=dg.AssetSelection.groups("reference", "staging", "intermediate", "marts")
+    - dg.AssetSelection.assets(TAX_FACTS),
+    description="构建集市 / build and test the dbt models (staging → intermediate → marts) but the monthly tax facts.",
+)
+
+refresh_tax_facts_job = dg.define_asset_job(
+    name="refresh_tax_facts",
+    selection=dg.AssetSelection.assets(TAX_FACTS),
+    partitions_def=monthly_partitions,
+    description="税收事实 / rebuild marts.fct_tax_monthly for a tax month, or a range of months in one run (R12).",
 )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[ingest_feeds_job, build_marts_job])
+    return dg.Definitions(jobs=[ingest_feeds_job, build_marts_job, refresh_tax_facts_job])

@@ -1,5 +1,6 @@
 """The dbt project (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -9,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
 from laiou_assets.ingest.schema import ensure_schemas
+from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.warehouse import dbt_env
 
@@ -31,15 +33,46 @@ class LaiouDbtTranslator(DagsterDbtTranslator):
         )
 
 
-@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=LaiouDbtTranslator())
-def laiou_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Builds and tests the selected dbt models against the warehouse."""
+# Incremental by month on the feeds' monthly partitions: one partition rebuilds one tax month (R12 facts).
+TAX_FACTS = "fct_tax_monthly"
+TAX_FACTS_KEY = dg.AssetKey(["marts", TAX_FACTS])
+
+
+def _prepare(warehouse: WarehouseResource) -> None:
     with warehouse.connect() as conn:
         ensure_schemas(conn)  # building before the first load gives empty marts, not a missing relation
     os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=LaiouDbtTranslator(),
+    exclude=TAX_FACTS,
+)
+def laiou_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Builds and tests the dbt models (all but the monthly tax facts) against the warehouse."""
+    _prepare(warehouse)
     yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=LaiouDbtTranslator(),
+    select=TAX_FACTS,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    name="laiou_tax_facts",
+)
+def laiou_tax_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Rebuilds the tax months of the partition (or of a whole range, in one run) in marts.fct_tax_monthly."""
+    _prepare(warehouse)
+    window = context.partition_key_range  # month starts, both included
+    months = {"min_month": window.start, "max_month": window.end}
+    yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[laiou_dbt_models], resources={"dbt": dbt_resource()})
+    return dg.Definitions(assets=[laiou_dbt_models, laiou_tax_facts], resources={"dbt": dbt_resource()})

@@ -1,0 +1,71 @@
+-- One row per headline 来沪 enterprise (direct R7 or branch R8) and year, with what each mart counts:
+-- R11 (cumulative, active, new, exited at 31 December), R12 (tax of vouchers not before the month of
+-- laiou_since, by tax_period year), R13 (revenue and year-end employees). Years run from the first
+-- delivered month to the last (warehouse.md); the marts by year, province, district and section sum it.
+with enterprises as (
+    select * from {{ ref('dim_enterprise') }}
+    where laiou_kind in ('direct', 'branch')
+),
+
+vouchers as (
+    select * from {{ ref('int_tax_vouchers_resolved') }}
+),
+
+stats as (
+    select * from {{ ref('int_stats_years') }}
+),
+
+years as (
+    select * from {{ ref('int_delivered_years') }}
+),
+
+tax as (
+    select
+        vouchers.enterprise_uscc as uscc,
+        extract(year from vouchers.tax_month)::integer as year,
+        sum(vouchers.amount_yuan) as tax_yuan
+    from vouchers
+    inner join enterprises on enterprises.uscc = vouchers.enterprise_uscc
+    where vouchers.tax_month >= date_trunc('month', enterprises.laiou_since)
+    group by 1, 2
+),
+
+enterprise_years as (
+    select
+        years.year,
+        enterprises.uscc,
+        enterprises.source_province_code,
+        enterprises.district_code,
+        enterprises.industry_section,
+        enterprises.laiou_since <= make_date(years.year, 12, 31) as is_cumulative,
+        enterprises.laiou_since <= make_date(years.year, 12, 31)
+            and (enterprises.status = '1' or enterprises.status_date > make_date(years.year, 12, 31)) as is_active,
+        extract(year from enterprises.laiou_since) = years.year as is_new,
+        enterprises.status in ('2', '3', '4') and extract(year from enterprises.status_date) = years.year as is_exited,
+        enterprises.reg_capital_wan
+    from years
+    cross join enterprises
+),
+
+final as (
+    select
+        enterprise_years.year,
+        enterprise_years.uscc,
+        enterprise_years.source_province_code,
+        enterprise_years.district_code,
+        enterprise_years.industry_section,
+        enterprise_years.is_cumulative,
+        enterprise_years.is_active,
+        enterprise_years.is_new,
+        enterprise_years.is_exited,
+        case when enterprise_years.is_active then enterprise_years.reg_capital_wan end as active_reg_capital_wan,
+        coalesce(tax.tax_yuan, 0) as tax_yuan,
+        stats.revenue_k,
+        stats.employees
+    from enterprise_years
+    left join tax on tax.uscc = enterprise_years.uscc and tax.year = enterprise_years.year
+    left join stats on stats.uscc = enterprise_years.uscc and stats.year = enterprise_years.year
+    where enterprise_years.is_cumulative or enterprise_years.is_exited
+)
+
+select * from final
