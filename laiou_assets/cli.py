@@ -45,17 +45,20 @@ def cmd_db(args) -> int:
     return 0
 
 
-def _generate(out: Path, first: str, last: str, enterprises: int, seed: int) -> None:
+def _generate(out: Path, first: str, last: str, enterprises: int, seed: int, scale: float | None = None) -> None:
     from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 
     started = time.perf_counter()
-    cfg = GeneratorConfig(first, last, enterprises, seed=seed)
+    cfg = GeneratorConfig.seed_scale(scale, seed) if scale else GeneratorConfig(first, last, enterprises, seed=seed)
     summary = generate(out, cfg, progress=lambda msg: print(msg, file=sys.stderr))
     print(f"landing zone written to {out} in {time.perf_counter() - started:.1f}s: {summary}", file=sys.stderr)
 
 
 def cmd_generate(args) -> int:
-    _generate(Path(args.out or settings.landing_dir()), args.first, args.last, args.enterprises, args.seed)
+    if args.scale is None and not (args.first and args.last):
+        print("laiou generate: give --from and --to, or --scale", file=sys.stderr)
+        return 2
+    _generate(Path(args.out or settings.landing_dir()), args.first, args.last, args.enterprises, args.seed, args.scale)
     return 0
 
 
@@ -143,8 +146,14 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")
     gen.add_argument("--out", help="landing zone directory (default $LAIOU_LANDING_DIR)")
-    gen.add_argument("--from", dest="first", type=_month, required=True, help="first month YYYY-MM")
-    gen.add_argument("--to", dest="last", type=_month, required=True, help="last month YYYY-MM")
+    gen.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM")
+    gen.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM")
+    gen.add_argument(
+        "--scale",
+        type=float,
+        help="share of the seed scale: 2010-01 … 2018-12 reproducing the 2018 report (1,249,760 cumulative, "
+        "218,473 new 来沪) × scale, tax and statistics for 2018; --from/--to/--enterprises are then ignored",
+    )
     gen.add_argument("--enterprises", type=int, default=10_000, help="Shanghai enterprises (default 10,000)")
     gen.add_argument("--seed", type=int, default=20181231)
     gen.set_defaults(func=cmd_generate)

@@ -12,6 +12,7 @@ The same arguments and seed give byte-identical files.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from laiou_assets import codes
+from laiou_assets.contract import FEEDS
 from laiou_assets.generate.writer import dates, money, write_delivery, zfill
 
 ALPHABET = np.array(list(codes.USCC_ALPHABET))
@@ -130,6 +132,14 @@ MINOR_P = [0.20, 0.15, 0.30, 0.30, 0.03, 0.01, 0.01]
 MONTH_SEASON = np.array([1.25, 0.8, 0.95, 1.0, 1.3, 1.0, 1.1, 0.95, 0.95, 1.05, 0.9, 1.1])
 
 
+# The 2018 report (rules.md R11): 来沪 enterprises cumulative at 2018-12-31 and new in 2018.
+LAIOU_CUMULATIVE_2018 = 1_249_760
+LAIOU_NEW_2018 = 218_473
+# Shanghai enterprises the feeds carry at seed scale, 来沪 or not (an assumption: docs/generator.md).
+SEED_ENTERPRISES = 3_000_000
+GROWTH_PER_YEAR = 0.25  # registrations grow by e^0.25 ≈ 28 % a year within the delivered period
+
+
 @dataclass
 class GeneratorConfig:
     first_month: str  # YYYY-MM
@@ -138,6 +148,25 @@ class GeneratorConfig:
     seed: int = 20181231
     since: str = "2000-01-01"  # earliest registration date
     share_registered_before: float = 0.6  # of enterprises registered before the first month
+    laiou_share: float = 0.42  # of enterprises 来沪 (direct or branch) when there are no exact targets
+    # Exact 来沪 figures (R11) for the last month's year: (cumulative at its 31 Dec, new in it).
+    laiou_targets: tuple[int, int] | None = None
+    activity_from: str | None = None  # first month with tax and statistics deliveries (default: first_month)
+
+    @classmethod
+    def seed_scale(cls, scale: float, seed: int = 20181231) -> GeneratorConfig:
+        """History from 2010-01 to 2018-12 reproducing the 2018 report × scale; tax and statistics for 2018."""
+        if not 0 < scale <= 1:
+            raise ValueError(f"--scale {scale}: give a share of the seed scale in (0, 1]")
+        return cls(
+            "2010-01",
+            "2018-12",
+            round(SEED_ENTERPRISES * scale),
+            seed=seed,
+            share_registered_before=0.3,
+            laiou_targets=(round(LAIOU_CUMULATIVE_2018 * scale), round(LAIOU_NEW_2018 * scale)),
+            activity_from="2018-01",
+        )
 
 
 def _choice(rng, weights: dict, size: int) -> np.ndarray:
@@ -173,13 +202,6 @@ def _days(rng, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return low + (rng.random(len(low)) * (span + 1)).astype(np.int64).astype("timedelta64[D]")
 
 
-def _period(days: np.ndarray) -> np.ndarray:
-    """datetime64[D] → 'YYYYMM'."""
-    if days.size == 0:  # numpy's string functions fail on empty arrays
-        return np.array([], dtype="<U6")
-    return np.char.replace(np.datetime_as_string(days.astype("datetime64[M]"), unit="M"), "-", "")
-
-
 def _month_period(month: np.datetime64) -> str:
     """One month (datetime64[M] or [D]) → 'YYYYMM'."""
     return str(month.astype("datetime64[M]")).replace("-", "")
@@ -205,6 +227,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     months = np.arange(np.datetime64(cfg.first_month, "M"), np.datetime64(cfg.last_month, "M") + 1)
     if len(months) == 0:
         raise ValueError(f"--from {cfg.first_month} is after --to {cfg.last_month}")
+    activity_from = np.datetime64(cfg.activity_from or cfg.first_month, "M")
     n = cfg.enterprises
     progress(f"generating {n:,} enterprises, {len(months)} months ({cfg.first_month} … {cfg.last_month})")
 
@@ -214,7 +237,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     reg_date = np.where(
         before,
         _days(rng, np.full(n, since), np.full(n, first - 1)),
-        _days(rng, np.full(n, first), np.full(n, end)),
+        _growing_days(rng, first, end, n),
     )
     order = np.argsort(reg_date, kind="stable")  # enterprise i registered no later than i+1
     reg_date = reg_date[order]
@@ -236,14 +259,6 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     trade = TRADES[rng.integers(0, len(TRADES), n)]
     suffix = np.where(is_branch, "有限公司上海分公司", "有限公司")
     names = np.char.add(np.char.add(np.char.add("上海", word), trade), suffix)
-    # Branches: parent out of Shanghai (R8), in Shanghai, or with an invalid USCC (kept, not 来沪).
-    parent_kind = rng.choice(3, size=n, p=[0.6, 0.35, 0.05])
-    parent_prov = _choice(rng, PROVINCE_WEIGHTS, n)
-    parent_region = np.where(parent_kind == 1, "310115", np.char.add(np.char.replace(parent_prov, "0000", ""), "0100"))
-    parent = make_uscc(ids.take(n), parent_region)
-    bad_check = np.char.add(np.char.ljust(parent, 17).astype("<U17"), "I")  # I is not in the alphabet
-    parent = np.where(parent_kind == 2, bad_check, parent)
-    parent = np.where(is_branch, parent, "")
 
     exits = rng.random(n) < 0.15
     exit_date = _days(rng, reg_date + 60, reg_date + 60 + 3650)
@@ -251,10 +266,81 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     exit_date = np.where(exits, exit_date, np.datetime64("NaT"))
     exit_status = np.where(exits, rng.choice(np.array(["2", "3", "4"]), size=n, p=[0.6, 0.25, 0.15]), "1")
 
-    # One row per registration/change record, tagged with its delivery period.
-    def ent_rows(mask, status, status_date, record_date, period):
-        idx = np.flatnonzero(mask)
-        return pd.DataFrame(
+    # Investor lists: the initial one, and for some enterprises a replacement after the first month.
+    owners = np.flatnonzero(~is_branch)
+    second_month = (np.datetime64(cfg.first_month, "M") + 1).astype("datetime64[D]")
+    change_low = np.maximum(reg_date[owners] + 60, second_month)
+    change_high = np.where(exits[owners], exit_date[owners] - 1, end)
+    changes = (rng.random(len(owners)) < 0.08) & (change_low <= change_high)
+    change_date = _days(rng, change_low[changes], change_high[changes])
+
+    # Who is 来沪 now (R6–R8) and since when: reg_date, or the date a replacement list made it so.
+    since_if_laiou = reg_date.copy()
+    since_if_laiou[owners[changes]] = change_date
+    laiou = _choose_laiou(rng, cfg, since_if_laiou, end)
+
+    # Branches: parent out of Shanghai when 来沪 (R8), else in Shanghai or with an invalid USCC.
+    parent_kind = np.where(laiou, 0, rng.choice(np.array([1, 2]), size=n, p=[0.875, 0.125]))
+    parent_prov = _choice(rng, PROVINCE_WEIGHTS, n)
+    parent_region = np.where(parent_kind == 1, "310115", np.char.add(np.char.replace(parent_prov, "0000", ""), "0100"))
+    parent = make_uscc(ids.take(n), parent_region)
+    bad_check = np.char.add(np.char.ljust(parent, 17).astype("<U17"), "I")  # I is not in the alphabet
+    parent = np.where(parent_kind == 2, bad_check, parent)
+    parent = np.where(is_branch, parent, "")
+
+    # Enterprise records: the initial exchange in the first month, registrations, exits.
+    exited_before = exits & (exit_date < first)
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    month0 = months[0]
+    ent_spec = _concat_specs(
+        _spec(
+            np.flatnonzero(reg_date < first),
+            status=np.where(exited_before, exit_status, "1"),
+            status_date=np.where(exited_before, exit_date, nat),
+            record_date=np.where(exited_before, exit_date, reg_date),
+            month=np.full(n, month0),
+        ),
+        _spec(
+            np.flatnonzero(reg_date >= first),
+            status=np.full(n, "1"),
+            status_date=nat,
+            record_date=reg_date,
+            month=reg_date.astype("datetime64[M]"),
+        ),
+        _spec(
+            np.flatnonzero(exits & ~exited_before),
+            status=exit_status,
+            status_date=exit_date,
+            record_date=exit_date,
+            month=exit_date.astype("datetime64[M]"),
+        ),
+    )
+    # A changed list's enterprise may start or stop being 来沪 on the replacement (R6); unchanged: as now.
+    initial_laiou = laiou[owners].copy()
+    initial_laiou[changes] = rng.random(int(changes.sum())) < 0.5
+    list_owner = np.concatenate([owners, owners[changes]])
+    list_date = np.concatenate([reg_date[owners], change_date])
+    list_month = np.maximum(list_date.astype("datetime64[M]"), month0)
+    list_initial = np.concatenate([np.ones(len(owners), bool), np.zeros(int(changes.sum()), bool)])
+    list_laiou = np.concatenate([initial_laiou, laiou[owners[changes]]])
+
+    big = np.flatnonzero(~is_branch & (rng.random(n) < 0.12))  # above designated size: statistics
+    staff = np.maximum(1, rng.lognormal(3.5, 1.0, len(big))).astype(np.int64)
+    ytd_rev = np.zeros(len(big))
+    ytd_profit = np.zeros(len(big))
+
+    summary = {"enterprises": n, "months": len(months), "laiou": int(laiou.sum())}
+    rows = dict.fromkeys(FEED_SOURCES, 0)
+    bar = _Progress(progress, len(months))
+    for j, m in enumerate(months):
+        period = _month_period(m)
+        m_start = m.astype("datetime64[D]")
+        m_end = (m + 1).astype("datetime64[D]") - 1
+        parts = {}
+
+        sel = ent_spec["month"] == m
+        idx = ent_spec["idx"][sel]
+        parts["saic_enterprise"] = pd.DataFrame(
             {
                 "uscc": uscc[idx],
                 "reg_no": reg_no[idx],
@@ -265,142 +351,158 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
                 "district_code": district_recorded[idx],
                 "industry_code": industry[idx],
                 "reg_capital": money(capital_cents[idx]),
-                "status": status[idx],
-                "status_date": dates(status_date[idx]),
-                "record_date": dates(record_date[idx]),
-                "_period": period[idx] if isinstance(period, np.ndarray) else period,
+                "status": ent_spec["status"][sel],
+                "status_date": dates(ent_spec["status_date"][sel]),
+                "record_date": dates(ent_spec["record_date"][sel]),
                 "_cents": capital_cents[idx],
             }
         )
-
-    exited_before = exits & (exit_date < first)
-    first_period = _month_period(first)
-    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    enterprise_rows = pd.concat(
-        [
-            ent_rows(
-                reg_date < first,
-                np.where(exited_before, exit_status, "1"),
-                np.where(exited_before, exit_date, nat),
-                np.where(exited_before, exit_date, reg_date),
-                first_period,
-            ),
-            ent_rows(reg_date >= first, np.full(n, "1"), nat, reg_date, _period(reg_date)),
-            ent_rows(
-                exits & ~exited_before, exit_status, exit_date, exit_date, _period(np.where(exits, exit_date, first))
-            ),
-        ],
-        ignore_index=True,
-    )
-
-    # Shareholder lists -------------------------------------------------------------------------------
-    owners = np.flatnonzero(~is_branch)
-    list_date = reg_date[owners]
-    list_period = np.where(list_date < first, first_period, _period(list_date))
-    lists = [(owners, list_date, list_period, True)]
-    # A month delivers at most one list per enterprise: a change comes after the initial list's month.
-    second_month = (np.datetime64(cfg.first_month, "M") + 1).astype("datetime64[D]")
-    change_low = np.maximum(reg_date[owners] + 60, second_month)
-    change_high = np.where(exits[owners], exit_date[owners] - 1, end)
-    changes = (rng.random(len(owners)) < 0.08) & (change_low <= change_high)
-    change_date = _days(rng, change_low[changes], change_high[changes])
-    lists.append((owners[changes], change_date, _period(change_date), False))
-    shareholder_rows = pd.concat(
-        [_investor_rows(rng, ids, o, d, p, initial, uscc, reg_date, capital_cents) for o, d, p, initial in lists],
-        ignore_index=True,
-    )
-
-    # Tax vouchers, month by month --------------------------------------------------------------------
-    tax_frames = []
-    for m in months:
-        m_start = m.astype("datetime64[D]")
-        m_end = (m + 1).astype("datetime64[D]") - 1
-        active = (reg_date <= m_end) & ~(exits & (exit_date < m_start))
-        payers = np.flatnonzero(active & (rng.random(n) < 0.6))
-        counts = 1 + rng.poisson(0.6, len(payers))
-        who = np.repeat(payers, counts)
-        k = len(who)
-        season = MONTH_SEASON[int(str(m)[5:7]) - 1]
-        yuan = rng.lognormal(7.2 + 0.25 * np.log1p(capital_cents[who] / 100), 1.5) * season
-        cents = np.round(yuan * 100).astype(np.int64)
-        refund = rng.random(k) < 0.03
-        cents = np.where(refund, -np.maximum(cents // 5, 1), cents)
-        types = _choice(rng, TAX_TYPE_WEIGHTS, k)
-        if m_start < BUSINESS_TAX_UNTIL:
-            types = np.where(rng.random(k) < 0.1, BUSINESS_TAX, types)
-        same_month = rng.random(k) < 0.2
-        period = _month_period(m)
-        tax_period = np.where(same_month, period, _month_period(m - 1))
-        tax_frames.append(
-            pd.DataFrame(
-                {
-                    "voucher_no": np.char.add(f"3{period}", zfill(np.arange(k), 9)),
-                    "taxpayer_id": uscc[who],
-                    "tax_period": tax_period,
-                    "tax_type": types,
-                    "amount": money(cents),
-                    "paid_date": dates(_days(rng, np.full(k, m_start), np.full(k, m_end))),
-                    "_period": period,
-                    "_cents": cents,
-                }
-            )
+        lsel = np.flatnonzero(list_month == m)
+        parts["saic_shareholder"] = _investor_rows(
+            rng, ids, list_owner[lsel], list_date[lsel], list_initial[lsel], list_laiou[lsel], uscc, capital_cents
         )
-
-    # Statistics: YTD figures of an above-designated-size subset (千元) --------------------------------
-    stats_frames = []
-    big = np.flatnonzero(~is_branch & (rng.random(n) < 0.12))
-    monthly_rev = rng.lognormal(6.0, 1.2, (len(big), len(months))) * 100  # cents of 千元
-    margin = rng.normal(0.06, 0.08, (len(big), len(months)))
-    staff = np.maximum(1, rng.lognormal(3.5, 1.0, len(big))).astype(np.int64)
-    ytd_rev = np.zeros(len(big))
-    ytd_profit = np.zeros(len(big))
-    for j, m in enumerate(months):
-        m_start = m.astype("datetime64[D]")
-        m_end = (m + 1).astype("datetime64[D]") - 1
-        if str(m).endswith("-01"):
-            ytd_rev[:] = 0
-            ytd_profit[:] = 0
-        active = (reg_date[big] <= m_end) & ~(exits[big] & (exit_date[big] < m_start))
-        ytd_rev += np.where(active, np.round(monthly_rev[:, j]), 0)
-        ytd_profit += np.where(active, np.round(monthly_rev[:, j] * margin[:, j]), 0)
-        sel = np.flatnonzero(active)
-        period = _month_period(m)
-        rev_cents = ytd_rev[sel].astype(np.int64)
-        stats_frames.append(
-            pd.DataFrame(
+        if m >= activity_from:
+            parts["tax_payment"] = _tax_rows(rng, m, reg_date, exits, exit_date, capital_cents, uscc)
+            if str(m).endswith("-01") or m == activity_from:
+                ytd_rev[:] = 0
+                ytd_profit[:] = 0
+            active = (reg_date[big] <= m_end) & ~(exits[big] & (exit_date[big] < m_start))
+            monthly_rev = rng.lognormal(6.0, 1.2, len(big)) * 100  # cents of 千元
+            margin = rng.normal(0.06, 0.08, len(big))
+            ytd_rev += np.where(active, np.round(monthly_rev), 0)
+            ytd_profit += np.where(active, np.round(monthly_rev * margin), 0)
+            on = np.flatnonzero(active)
+            rev_cents = ytd_rev[on].astype(np.int64)
+            parts["stats_indicator"] = pd.DataFrame(
                 {
-                    "uscc": uscc[big[sel]],
+                    "uscc": uscc[big[on]],
                     "period": period,
                     "revenue_ytd": money(rev_cents),
-                    "profit_ytd": money(ytd_profit[sel].astype(np.int64)),
-                    "employees": (staff[sel] * (1 + 0.01 * j)).astype(np.int64).astype(str),
-                    "_period": period,
+                    "profit_ytd": money(ytd_profit[on].astype(np.int64)),
+                    "employees": (staff[on] * (1 + 0.01 * j)).astype(np.int64).astype(str),
                     "_cents": rev_cents,
                 }
             )
-        )
-
-    # Write every month of every feed -----------------------------------------------------------------
-    feeds = {
-        "saic_enterprise": (enterprise_rows, "上海市市场监督管理局"),
-        "saic_shareholder": (shareholder_rows, "上海市市场监督管理局"),
-        "tax_payment": (pd.concat(tax_frames, ignore_index=True), "国家税务总局上海市税务局"),
-        "stats_indicator": (pd.concat(stats_frames, ignore_index=True), "上海市统计局"),
-    }
-    summary = {"enterprises": n, "months": len(months)}
-    for feed, (frame, source) in feeds.items():
-        groups = dict(tuple(frame.groupby("_period", sort=True)))
-        for m in months:
-            period = _month_period(m)
-            part = groups.get(period, frame.iloc[0:0])
+        for feed, source in FEED_SOURCES.items():
+            part = parts.get(feed)
+            if part is None:
+                continue
             write_delivery(out, feed, period, part, part["_cents"].to_numpy(), source)
-        summary[f"{feed}_rows"] = len(frame)
-        progress(f"  {feed}: {len(frame):,} rows in {len(months)} monthly deliveries")
+            rows[feed] += len(part)
+        bar.step(f"{str(m)} {sum(rows.values()):,} rows")
+    for feed, count in rows.items():
+        summary[f"{feed}_rows"] = count
+        progress(f"  {feed}: {count:,} rows")
     return summary
 
 
-def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_date, capital_cents) -> pd.DataFrame:
-    """Complete investor lists for the given enterprises, each replacing any earlier list (feeds.md)."""
+FEED_SOURCES = {
+    "saic_enterprise": "上海市市场监督管理局",
+    "saic_shareholder": "上海市市场监督管理局",
+    "tax_payment": "国家税务总局上海市税务局",
+    "stats_indicator": "上海市统计局",
+}
+
+
+class _Progress:
+    """A progress bar on stderr when it is a terminal, else a line every tenth of the way."""
+
+    def __init__(self, say: Callable[[str], None], total: int):
+        self.say, self.total, self.done, self.shown = say, total, 0, -1
+        self.tty = sys.stderr.isatty() and say is not None
+
+    def step(self, what: str) -> None:
+        self.done += 1
+        tenth = self.done * 10 // self.total
+        if self.tty:
+            filled = self.done * 30 // self.total
+            sys.stderr.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {what}   ")
+            if self.done == self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif tenth != self.shown:
+            self.shown = tenth
+            self.say(f"  {self.done * 100 // self.total:3d}% {self.done}/{self.total} months, {what}")
+
+
+def _growing_days(rng, first: np.datetime64, end: np.datetime64, n: int) -> np.ndarray:
+    """Dates in [first, end] with a density growing by GROWTH_PER_YEAR (inverse of its distribution)."""
+    span = int((end - first).astype(np.int64)) + 1
+    g = GROWTH_PER_YEAR / 365.25
+    u = rng.random(n)
+    offset = np.log1p(u * np.expm1(g * span)) / g
+    return first + np.minimum(offset.astype(np.int64), span - 1).astype("timedelta64[D]")
+
+
+def _choose_laiou(rng, cfg: GeneratorConfig, since_if_laiou: np.ndarray, end: np.datetime64) -> np.ndarray:
+    """Which enterprises are 来沪 now: a share, or exactly the targets (cumulative, new in the last year)."""
+    n = len(since_if_laiou)
+    if cfg.laiou_targets is None:
+        return rng.random(n) < cfg.laiou_share
+    cumulative, new = cfg.laiou_targets
+    year = str(end)[:4]
+    in_year = np.char.startswith(np.datetime_as_string(since_if_laiou, unit="D"), year)
+    this_year, earlier = np.flatnonzero(in_year), np.flatnonzero(~in_year)
+    if new > len(this_year) or cumulative - new > len(earlier):
+        raise ValueError(
+            f"cannot make {cumulative:,} 来沪 enterprises with {new:,} new in {year} out of {n:,} enterprises "
+            f"({len(this_year):,} could become 来沪 in {year}, {len(earlier):,} before): raise --enterprises"
+        )
+    laiou = np.zeros(n, dtype=bool)
+    laiou[rng.choice(this_year, size=new, replace=False)] = True
+    laiou[rng.choice(earlier, size=cumulative - new, replace=False)] = True
+    return laiou
+
+
+def _spec(idx: np.ndarray, **columns: np.ndarray) -> dict[str, np.ndarray]:
+    return {"idx": idx, **{k: v[idx] for k, v in columns.items()}}
+
+
+def _concat_specs(*specs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([s[k] for s in specs]) for k in specs[0]}
+
+
+def _tax_rows(rng, m, reg_date, exits, exit_date, capital_cents, uscc) -> pd.DataFrame:
+    """One month's vouchers: most active enterprises pay, a few pay several; refunds; 营业税 before 2016-05."""
+    n = len(reg_date)
+    m_start = m.astype("datetime64[D]")
+    m_end = (m + 1).astype("datetime64[D]") - 1
+    active = (reg_date <= m_end) & ~(exits & (exit_date < m_start))
+    payers = np.flatnonzero(active & (rng.random(n) < 0.6))
+    counts = 1 + rng.poisson(0.6, len(payers))
+    who = np.repeat(payers, counts)
+    k = len(who)
+    season = MONTH_SEASON[int(str(m)[5:7]) - 1]
+    yuan = rng.lognormal(7.2 + 0.25 * np.log1p(capital_cents[who] / 100), 1.5) * season
+    cents = np.round(yuan * 100).astype(np.int64)
+    refund = rng.random(k) < 0.03
+    cents = np.where(refund, -np.maximum(cents // 5, 1), cents)
+    types = _choice(rng, TAX_TYPE_WEIGHTS, k)
+    if m_start < BUSINESS_TAX_UNTIL:
+        types = np.where(rng.random(k) < 0.1, BUSINESS_TAX, types)
+    same_month = rng.random(k) < 0.2
+    period = _month_period(m)
+    tax_period = np.where(same_month, period, _month_period(m - 1))
+    return pd.DataFrame(
+        {
+            "voucher_no": np.char.add(f"3{period}", zfill(np.arange(k), 9)),
+            "taxpayer_id": uscc[who],
+            "tax_period": tax_period,
+            "tax_type": types,
+            "amount": money(cents),
+            "paid_date": dates(_days(rng, np.full(k, m_start), np.full(k, m_end))),
+            "_cents": cents,
+        }
+    )
+
+
+def _investor_rows(rng, ids, owners, list_date, initial, laiou, uscc, capital_cents) -> pd.DataFrame:
+    """Complete investor lists for the given enterprises, each replacing any earlier list (feeds.md).
+
+    `laiou` says, per list, whether its largest investor is from another mainland province (R5, R7).
+    """
+    if len(owners) == 0:
+        return pd.DataFrame(columns=[*FEEDS["saic_shareholder"].column_names, "_cents"]).astype({"_cents": np.int64})
     k = 1 + rng.binomial(3, 0.35, len(owners))
     row_owner = np.repeat(np.arange(len(owners)), k)
     first_row = np.repeat(np.cumsum(k) - k, k)
@@ -416,7 +518,10 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
     )
     capital = np.maximum(capital_cents[owners], 100_00)  # 万元 × 100
     cents = np.maximum(np.round(capital[row_owner] * share), 1).astype(np.int64)
-    klass = np.where(largest, rng.choice(7, size=total, p=CONTROLLER_P), rng.choice(7, size=total, p=MINOR_P))
+    other = np.array(CONTROLLER_P[:2]) / sum(CONTROLLER_P[:2])
+    rest_p = np.array(CONTROLLER_P[2:]) / sum(CONTROLLER_P[2:])
+    controller = np.where(laiou[row_owner], rng.choice(2, size=total, p=other), 2 + rng.choice(5, size=total, p=rest_p))
+    klass = np.where(largest, controller, rng.choice(7, size=total, p=MINOR_P))
     # The order of the list does not follow the capital (ties and order are for R7 to sort out).
     seq = np.empty(total, dtype=np.int64)
     perm_key = row_owner * 10 + rng.random(total)
@@ -432,6 +537,7 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
         "",
     )
     region_code = np.where(np.isin(klass, [FOREIGN_E, NATIONAL_E, UNKNOWN_E]), "", region_code)
+    region_code = np.where(largest & (klass == OTHER_P), region, region_code)  # a 来沪 person's province is known
     country = np.where(klass == FOREIGN_E, _choice(rng, FOREIGN, total), "CHN")
     inv_region = np.where(klass == NATIONAL_E, "100000", region)
     inv_uscc = make_uscc(ids.take(total), inv_region)
@@ -449,7 +555,7 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
         ),
     )
     ld = list_date[row_owner]
-    early = initial & (rng.random(total) < 0.15)  # invested before the registration date (R7 clamps)
+    early = initial[row_owner] & (rng.random(total) < 0.15)  # invested before the registration date (R7 clamps)
     invest_date = np.where(early, ld - rng.integers(1, 400, total).astype("timedelta64[D]"), ld)
     return pd.DataFrame(
         {
@@ -463,7 +569,6 @@ def _investor_rows(rng, ids, owners, list_date, list_period, initial, uscc, reg_
             "subscribed_capital": money(cents),
             "invest_date": dates(invest_date),
             "record_date": dates(ld),
-            "_period": list_period[row_owner],
             "_cents": cents,
         }
     )
