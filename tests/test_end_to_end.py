@@ -85,6 +85,22 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     for r in shares.itertuples():  # R14: shares of one year add up to 1, up to their rounding to 10 places
         assert abs(r.s - 1) <= r.n * Decimal("0.5e-10")
 
+    # fct_tax_monthly is incremental by tax month: a partition's run rebuilds that month and no other.
+    facts = query("select tax_month, sum(amount_yuan) as s from marts.fct_tax_monthly group by 1 order by 1")
+    assert sum(facts.s) / 10000 == sum(expected.tax_wan)
+    with psycopg.connect(WarehouseResource().url(), autocommit=True) as conn:
+        conn.execute("insert into marts.fct_tax_monthly values ('sentinel', '2018-11-01', '10101', 1.00, 1)")
+    refresh = dg.DagsterInstance.get()
+    from laiou_assets.definitions import defs
+
+    job = defs().resolve_job_def("refresh_tax_facts")
+    assert job.execute_in_process(partition_key="2018-12-01", instance=refresh).success
+    assert query("select count(*) as n from marts.fct_tax_monthly where uscc = 'sentinel'").n[0] == 1
+    assert job.execute_in_process(partition_key="2018-11-01", instance=refresh).success
+    assert query("select count(*) as n from marts.fct_tax_monthly where uscc = 'sentinel'").n[0] == 0
+    after = query("select tax_month, sum(amount_yuan) as s from marts.fct_tax_monthly group by 1 order by 1")
+    pd.testing.assert_frame_equal(after, facts)
+
     # The runs are in the Dagster instance, as the UI shows them.
     instance = dg.DagsterInstance.get()
     assert instance.get_latest_materialization_event(dg.AssetKey(["marts", "mart_laiou_summary_year"]))
