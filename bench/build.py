@@ -1,12 +1,14 @@
 """dbt build speed: a full build of every model and a one-month refresh of the tax facts (issue #5).
 
-Loads a landing zone into a scratch warehouse (`laiou run`), then times, in the same run:
+Loads a landing zone into a scratch warehouse (the loads of `laiou run`), then times, in the same run:
 
 - baseline: copying every raw table once inside PostgreSQL (`create table … as select * from raw.<feed>`),
   the least any build that reads all the data must do;
 - full build: the `build_marts` job (seeds, staging, intermediate, marts, dbt tests) and the
   `refresh_tax_facts` job over every month in one run, as `laiou run` does;
 - one-month refresh: `refresh_tax_facts` for the last month (issue #5 asks under 60 s at seed scale).
+
+The first `build_marts` creates every relation; the timings are of that first, complete build.
 
     .venv/bin/python bench/build.py [--enterprises 20000 --from 2016-01 --to 2018-12] [--landing DIR]
 """
@@ -48,8 +50,8 @@ def main() -> None:
             _generate(settings.landing_dir(), args)
         started = time.perf_counter()
         with contextlib.redirect_stdout(sys.stderr):
-            assert run_everything() == 0, "laiou run failed"
-        print(f"  loaded and built once in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+            assert run_everything(build=False) == 0, "loading failed"
+        print(f"  loaded in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 
         url = warehouse.database_url()
         with psycopg.connect(url, autocommit=True) as conn:
