@@ -33,6 +33,7 @@ def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
     checks = {k.to_user_string() for k in _graph().asset_check_keys}
     assert {f"raw/{f}:reconciles_with_manifest" for f in FEEDS} <= checks
     assert "raw/tax_payment:no_voucher_from_an_earlier_delivery" in checks
+    assert "intermediate/int_tax_vouchers_resolved:legacy_taxpayer_ids_resolved" in checks  # R9 report
     assert "marts/dim_enterprise:unique_dim_enterprise_uscc" in checks
 
 
