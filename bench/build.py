@@ -43,6 +43,7 @@ def main() -> None:
 
     from laiou_assets import settings, warehouse
     from laiou_assets.definitions import defs
+    from laiou_assets.partitions import monthly_partitions
     from laiou_assets.running import RANGE_END, RANGE_START, run_everything
 
     try:
@@ -78,7 +79,8 @@ def main() -> None:
             return time.perf_counter() - t0
 
         marts = timed("build_marts")
-        facts = timed("refresh_tax_facts", tags={RANGE_START: "2010-01-01", RANGE_END: last_month})
+        first_month = monthly_partitions.get_first_partition_key()
+        facts = timed("refresh_tax_facts", tags={RANGE_START: first_month, RANGE_END: last_month})
         month = timed("refresh_tax_facts", partition_key=last_month)
 
         print(f"dbt build: {sum(rows.values()):,} raw rows ({', '.join(f'{k} {v:,}' for k, v in rows.items())})")

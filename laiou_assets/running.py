@@ -28,6 +28,13 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _failed_checks(evaluations, error: bool) -> list[dg.AssetCheckKey]:
+    """Checks that did not pass, of ERROR severity (they fail the run) or not (warnings)."""
+    return [
+        e.asset_check_key for e in evaluations if not e.passed and (e.severity == dg.AssetCheckSeverity.ERROR) == error
+    ]
+
+
 def _in_range(deliveries: list[Delivery], first: str | None, last: str | None) -> list[Delivery]:
     lo = first.replace("-", "") if first else "000000"
     hi = last.replace("-", "") if last else "999999"
@@ -84,16 +91,8 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
             meta = event.materialization.metadata
             rows[event.asset_key.path[-1]] = (meta["loaded"].value, meta["quarantined"].value)
         evaluations = result.get_asset_check_evaluations()
-        bad_checks = [
-            e.asset_check_key.asset_key.path[-1]
-            for e in evaluations
-            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-        ]
-        warned = [
-            e.asset_check_key.to_user_string()
-            for e in evaluations
-            if not e.passed and e.severity != dg.AssetCheckSeverity.ERROR
-        ]
+        bad_checks = [k.asset_key.path[-1] for k in _failed_checks(evaluations, error=True)]
+        warned = [k.to_user_string() for k in _failed_checks(evaluations, error=False)]
         parts = [
             f"{f} {rows[f][0]:,}" + (f" (+{rows[f][1]:,} quarantined)" if rows[f][1] else "")
             for f in feeds
@@ -127,11 +126,7 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
             )
         built = len(result.get_asset_materialization_events())
         checks = result.get_asset_check_evaluations()
-        failed_checks = [
-            e.asset_check_key.to_user_string()
-            for e in checks
-            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-        ]
+        failed_checks = [k.to_user_string() for k in _failed_checks(checks, error=True)]
         _say(
             f"dbt {job}: {built} materializations, {sum(e.passed for e in checks)} of {len(checks)} tests passed "
             f"in {time.perf_counter() - t0:.1f}s"

@@ -409,7 +409,7 @@ class _Progress:
 
     def __init__(self, say: Callable[[str], None], total: int):
         self.say, self.total, self.done, self.shown = say, total, 0, -1
-        self.tty = sys.stderr.isatty() and say is not None
+        self.tty = sys.stderr.isatty()
 
     def step(self, what: str) -> None:
         self.done += 1

@@ -14,16 +14,16 @@ import pyarrow.csv as pacsv
 
 from laiou_assets import codes
 from laiou_assets.contract import Feed, Kind
-from laiou_assets.ingest.validate import code_sets
+from laiou_assets.ingest.validate import DECIMAL_PATTERN, INT_PATTERN, code_sets
 
-_DECIMAL = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
-_INT = r"^[0-9]{1,9}$"
+_DECIMAL = f"^{DECIMAL_PATTERN}$"
+_INT = f"^{INT_PATTERN}$"
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 _LUT = np.full(256, -1, dtype=np.int64)
 for _i, _ch in enumerate(codes.USCC_ALPHABET):
     _LUT[ord(_ch)] = _i
-_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+_WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int64)
 
 
 class Anomaly(Exception):

@@ -62,7 +62,7 @@ class Manifest:
 def read_manifest(delivery: Delivery, landing: Path) -> Manifest:
     path = delivery.manifest_path(landing)
     if not path.exists():
-        raise FileFault(f"{path}: manifest missing — the delivery is incomplete; wait for the producer")
+        raise Waiting(f"{path}: no manifest yet; the delivery is incomplete, waiting")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -48,8 +48,6 @@ def load_delivery(
 
     `worker` forces reading in a worker process (True) or in this one (False); by default big files use one.
     """
-    if not delivery.manifest_path(landing).exists():
-        raise Waiting(f"{delivery.manifest_path(landing)}: no manifest yet; the delivery is incomplete, waiting")
     ensure_schemas(conn)
     started = datetime.now(UTC)
     csv_path = delivery.csv_path(landing)
@@ -59,6 +57,8 @@ def load_delivery(
         if not csv_path.exists():
             raise FileFault(f"{csv_path}: CSV missing although its manifest is present")
         return _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, worker)
+    except Waiting:
+        raise  # not an attempt: nothing to log
     except FileFault as fault:
         _log_failure(conn, delivery, csv_path, manifest, started, str(fault))
         raise
@@ -78,7 +78,7 @@ def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, 
         conn.execute(f"truncate {partition}")
         conn.execute("delete from audit.quarantine where feed = %s and period = %s", [feed.name, period])
         with tempfile.TemporaryDirectory(prefix="laiou-load-") as scratch:
-            reader = open_reader(feed, csv_path, manifest, period, str(Path(scratch) / "quarantine.csv"), worker)
+            reader = open_reader(feed, csv_path, manifest, str(Path(scratch) / "quarantine.csv"), worker)
             columns = ", ".join(["_line", *header_of(csv_path, manifest, feed)])
             sent = 0
             # One COPY for the whole file, so PostgreSQL parses without pause while the reader checks on.

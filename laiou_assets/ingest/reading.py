@@ -7,7 +7,7 @@ bytes) the rest is read record by record with Python's csv module (`RowValidator
 line of a file fault. Both quarantine identically. Good rows come out as CSV chunks for PostgreSQL's COPY,
 quarantined rows go to a spool file; the file-level checks (sha256, rows, control total) run at the end.
 
-A big file is read in a worker process (`read_in_worker`) so that checking the next block and PostgreSQL's
+A big file is read in a worker process (`WorkerReader`) so that checking the next block and PostgreSQL's
 parsing of the previous one use both cores.
 """
 
@@ -20,7 +20,6 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -73,11 +72,10 @@ class ReadSummary:
 class DeliveryReader:
     """Iterate to get the rows to COPY: UTF-8 CSV, columns `_line` then the file's header order."""
 
-    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, period: date, quarantine_path: str):
+    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, quarantine_path: str):
         self.feed = feed
         self.path = csv_path
         self.manifest = manifest
-        self.period = period.isoformat()
         self.summary = ReadSummary(quarantine_path=quarantine_path)
         self.by_reason: Counter[str] = Counter()
         self.next_line = 2  # the header is line 1
@@ -198,7 +196,7 @@ class DeliveryReader:
             else:
                 self._quarantine(self.next_line + i, text, fields, fault)
         if not suspect.any() and b'"' not in block:
-            chunk = self._as_delivered(table, block)
+            chunk = self._as_delivered(table, utf8)
         else:
             chunk = self._csv_of(table, good)
         self.summary.records += n
@@ -214,7 +212,7 @@ class DeliveryReader:
                 combined = combined * MULTIPLIER + hash64(sent[k].combine_chunks())
         self.key_hashes.append(combined)
 
-    def _as_delivered(self, table, block: bytes) -> bytes:
+    def _as_delivered(self, table, utf8: bytes) -> bytes:
         lines = pa.array(np.arange(self.next_line, self.next_line + table.num_rows))
         self._remember_keys(
             pa.table(
@@ -225,7 +223,6 @@ class DeliveryReader:
         self.summary.loaded += table.num_rows
         control = pc.sum(pc.cast(table.column(self.feed.control_column), pa.decimal128(18, 2))).as_py()
         self.summary.total_loaded += control or 0
-        utf8 = block if self.manifest.encoding == "UTF-8" else block.decode(self.manifest.codec).encode()
         return number_lines(utf8, self.next_line)
 
     def _csv_of(self, table, good) -> bytes:
@@ -250,38 +247,12 @@ class DeliveryReader:
 
     def exact(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
         """Record by record from here to the end: decode each line, parse RFC 4180, validate, COPY."""
-        codec = self.manifest.codec.replace("-sig", "")  # a BOM only starts the file (the header's line)
-        line_no = self.next_line - 1
-        pending: list[str] = []
-        record_start = self.next_line
-
-        def decoded():
-            nonlocal line_no
-            for raw in _lines(blocks):
-                line_no += 1
-                try:
-                    text = raw.decode(codec)
-                except UnicodeDecodeError as exc:
-                    raise FileFault(
-                        f"{self.path}:{line_no}: bytes not valid {self.manifest.encoding} "
-                        f"at byte {exc.start + 1} of the line"
-                    ) from exc
-                if "\0" in text:
-                    raise FileFault(f"{self.path}:{line_no}: NUL byte, which PostgreSQL text cannot hold")
-                pending.append(text)
-                yield text
-
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         key_pos = [self.header.index(k) for k in self.feed.key]
         ctl_pos = self.header.index(self.feed.control_column)
         exact_keys: list[tuple] = []
-        for fields in csv.reader(decoded(), strict=False):
-            text = "".join(pending).rstrip("\r\n")
-            pending.clear()
-            line, record_start = record_start, line_no + 1
-            if not fields and text == "":
-                continue  # a blank line holds no record
+        for line, fields, text in _records(self.path, self.manifest, blocks, self.next_line):
             self.summary.records += 1
             fault = self.validator.row_fault(fields)
             if fault is None:
@@ -297,7 +268,6 @@ class DeliveryReader:
             else:
                 self._quarantine(line, text, fields, fault)
         yield out.getvalue().encode()
-        self.next_line = line_no + 1
         if exact_keys:
             columns = list(zip(*exact_keys, strict=True))
             self._remember_keys(
@@ -385,8 +355,8 @@ class WorkerReader:
     thread would hold the GIL that the COPY sender needs.
     """
 
-    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, period: date, quarantine_path: str):
-        self.args = (feed.name, csv_path, manifest, period, quarantine_path)
+    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, quarantine_path: str):
+        self.args = (feed.name, csv_path, manifest, quarantine_path)
         self.path = csv_path
         self.summary: ReadSummary | None = None
 
@@ -421,9 +391,9 @@ class WorkerReader:
                 process.kill()
 
 
-def _worker_main(sender, feed_name, csv_path, manifest, period, quarantine_path) -> None:
+def _worker_main(sender, feed_name, csv_path, manifest, quarantine_path) -> None:
     try:
-        reader = DeliveryReader(FEEDS[feed_name], csv_path, manifest, period, quarantine_path)
+        reader = DeliveryReader(FEEDS[feed_name], csv_path, manifest, quarantine_path)
         for chunk in reader:
             sender.send(("chunk", chunk))
         sender.send(("done", reader.summary))
@@ -435,33 +405,51 @@ def _worker_main(sender, feed_name, csv_path, manifest, period, quarantine_path)
         sender.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def open_reader(feed: Feed, csv_path: Path, manifest: Manifest, period: date, quarantine_path: str, worker=None):
+def open_reader(feed: Feed, csv_path: Path, manifest: Manifest, quarantine_path: str, worker=None):
     """The reader for a delivery: a worker process for big files (or when `worker` says so)."""
     if worker is None:
         worker = os.path.getsize(csv_path) >= WORKER_MIN_BYTES
     cls = WorkerReader if worker else DeliveryReader
-    return cls(feed, csv_path, manifest, period, quarantine_path)
+    return cls(feed, csv_path, manifest, quarantine_path)
+
+
+def _records(path: Path, manifest: Manifest, blocks: Iterator[bytes], first_line: int):
+    """Each RFC 4180 record of the lines in `blocks` (numbered from `first_line`, after the header): its
+    first line, its fields and its text as delivered without the line end. Blank lines are not records.
+    Undecodable bytes and NUL are file faults naming the line."""
+    codec = manifest.codec.replace("-sig", "")  # a BOM only starts the file (the header's line)
+    line_no = first_line - 1
+    pending: list[str] = []
+
+    def decoded():
+        nonlocal line_no
+        for raw in _lines(blocks):
+            line_no += 1
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise FileFault(
+                    f"{path}:{line_no}: bytes not valid {manifest.encoding} at byte {exc.start + 1} of the line"
+                ) from exc
+            if "\0" in text:
+                raise FileFault(f"{path}:{line_no}: NUL byte, which PostgreSQL text cannot hold")
+            pending.append(text)
+            yield text
+
+    start = first_line
+    for fields in csv.reader(decoded(), strict=False):
+        text = "".join(pending).rstrip("\r\n")
+        pending.clear()
+        if fields or text:
+            yield start, fields, text
+        start = line_no + 1
 
 
 def _records_at(path: Path, manifest: Manifest, starts: set[int]) -> Iterator[tuple[int, str]]:
     """(line, text as delivered) of the records that start at the given lines (a second, exact pass)."""
-    codec = manifest.codec
     with open(path, "rb") as binary:
-        line_no = 0
-        pending: list[str] = []
-
-        def decoded():
-            nonlocal line_no
-            for raw in _lines(_Blocks(binary).blocks()):
-                line_no += 1
-                text = raw.decode(codec if line_no == 1 else codec.replace("-sig", ""))
-                pending.append(text)
-                yield text
-
-        record_start = 1
-        for _fields in csv.reader(decoded(), strict=False):
-            text = "".join(pending).rstrip("\r\n")
-            pending.clear()
-            if record_start in starts:
-                yield record_start, text
-            record_start = line_no + 1
+        source = _Blocks(binary)
+        source.readline()  # the header
+        for line, _fields, text in _records(path, manifest, source.blocks(), 2):
+            if line in starts:
+                yield line, text

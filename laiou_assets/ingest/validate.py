@@ -10,8 +10,11 @@ from laiou_assets import codes
 from laiou_assets.contract import ENT_STATUSES, ENT_TYPES, INVESTOR_TYPES, Feed, Kind
 
 # ASCII digits only: PostgreSQL's numeric and date input reject other Unicode digits that Python's \d takes.
-_DECIMAL = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
-_INT = re.compile(r"[0-9]{1,9}")
+# The patterns are shared with the column-wise checks (columnar.py).
+DECIMAL_PATTERN = r"-?[0-9]{1,16}(\.[0-9]{1,2})?"  # decimal(18,2)
+INT_PATTERN = r"[0-9]{1,9}"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+_INT = re.compile(INT_PATTERN)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

@@ -28,7 +28,7 @@ def landing_zone_arrivals(
         return dg.SkipReason(f"nothing new in {root}: every complete delivery has been loaded since it arrived")
     requests = []
     for month, feeds in arrivals.by_month(todo).items():
-        written = max(arrivals.manifest_written(root, d) for d in todo if d.partition_key == month and d.feed in feeds)
+        written = max(arrivals.manifest_written(root, d) for d in todo if d.partition_key == month)
         requests.append(
             dg.RunRequest(
                 # The same manifests give the same key, so Dagster never queues them twice.
