@@ -7,24 +7,15 @@ districts as (
     select * from {{ ref('ref_districts') }}
 ),
 
-measures as (
-    select
-        year,
-        district_code,
-        {{ laiou_measures() }}
-    from enterprise_years
-    group by year, district_code
-),
-
 final as (
     select
-        measures.year::integer as year,
-        measures.district_code::text as district_code,
+        enterprise_years.year::integer as year,
+        enterprise_years.district_code::text as district_code,
         districts.district_name::text as district_name,
-        measures.cumulative, measures.active, measures.new, measures.exited, measures.reg_capital_wan,
-        measures.tax_wan, measures.tax_share, measures.revenue_k, measures.employees
-    from measures
-    left join districts on districts.district_code = measures.district_code
+        {{ laiou_measures() }}
+    from enterprise_years
+    left join districts on districts.district_code = enterprise_years.district_code
+    group by enterprise_years.year, enterprise_years.district_code, districts.district_name
 )
 
 select * from final

@@ -7,24 +7,15 @@ sections as (
     select distinct section_code, section_name from {{ ref('ref_industry_sections') }}
 ),
 
-measures as (
-    select
-        year,
-        industry_section,
-        {{ laiou_measures() }}
-    from enterprise_years
-    group by year, industry_section
-),
-
 final as (
     select
-        measures.year::integer as year,
-        measures.industry_section::text as industry_section,
+        enterprise_years.year::integer as year,
+        enterprise_years.industry_section::text as industry_section,
         sections.section_name::text as section_name,
-        measures.cumulative, measures.active, measures.new, measures.exited, measures.reg_capital_wan,
-        measures.tax_wan, measures.tax_share, measures.revenue_k, measures.employees
-    from measures
-    left join sections on sections.section_code = measures.industry_section
+        {{ laiou_measures() }}
+    from enterprise_years
+    left join sections on sections.section_code = enterprise_years.industry_section
+    group by enterprise_years.year, enterprise_years.industry_section, sections.section_name
 )
 
 select * from final

@@ -7,24 +7,15 @@ provinces as (
     select * from {{ ref('ref_provinces') }}
 ),
 
-measures as (
-    select
-        year,
-        source_province_code,
-        {{ laiou_measures() }}
-    from enterprise_years
-    group by year, source_province_code
-),
-
 final as (
     select
-        measures.year::integer as year,
-        measures.source_province_code::text as source_province_code,
+        enterprise_years.year::integer as year,
+        enterprise_years.source_province_code::text as source_province_code,
         provinces.province_name::text as source_province_name,
-        measures.cumulative, measures.active, measures.new, measures.exited, measures.reg_capital_wan,
-        measures.tax_wan, measures.tax_share, measures.revenue_k, measures.employees
-    from measures
-    left join provinces on provinces.province_code = measures.source_province_code
+        {{ laiou_measures() }}
+    from enterprise_years
+    left join provinces on provinces.province_code = enterprise_years.source_province_code
+    group by enterprise_years.year, enterprise_years.source_province_code, provinces.province_name
 )
 
 select * from final
