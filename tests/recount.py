@@ -1,11 +1,12 @@
 """An independent recount of the headline figures with plain pandas over the landing zone's CSV files.
 
-Written from rules.md alone (R1, R3, R5–R8, R11–R14), sharing no code with the project, so that the
+Written from rules.md alone (R1, R3, R5–R14), sharing no code with the project, so that the
 end-to-end tests compare the SQL marts against a second reading of the rules.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def valid_uscc(code: str) -> bool:
 def read_feed(landing: Path, feed: str) -> pd.DataFrame:
     frames = []
     for path in sorted(landing.glob(f"{feed}/*/{feed}_*.csv")):
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        manifest = json.loads(path.with_name(path.name.replace(".csv", ".manifest.json")).read_text("utf-8"))
+        codec = "utf-8-sig" if manifest["encoding"] == "UTF-8" else "gb18030"  # a UTF-8 file may start with a BOM
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=codec)
         df["_period"] = path.parent.name
         df["_line"] = range(2, len(df) + 2)
         frames.append(df)
@@ -38,8 +41,8 @@ def province(code: str) -> str | None:
     return code[:2] if len(code) == 6 and code.isdigit() and code[:2] in MAINLAND else None
 
 
-def laiou_enterprises(landing: Path) -> pd.DataFrame:
-    """Direct (R7) and branch (R8) enterprises: uscc, kind, province, since, status, status_date."""
+def current_enterprises(landing: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """R6 current records, and each enterprise's largest current investor (R7) with its province (R5)."""
     ent = read_feed(landing, "saic_enterprise")
     ent = ent.sort_values(["uscc", "record_date", "_period", "_line"]).groupby("uscc").tail(1)  # R6
     sh = read_feed(landing, "saic_shareholder")
@@ -60,6 +63,12 @@ def laiou_enterprises(landing: Path) -> pd.DataFrame:
     sh["cap"] = sh.subscribed_capital.map(Decimal)
     sh["seq"] = sh.investor_seq.astype(int)
     largest = sh.sort_values(["uscc", "cap", "seq"], ascending=[True, False, True]).groupby("uscc").head(1)  # R7
+    return ent, largest
+
+
+def laiou_enterprises(landing: Path) -> pd.DataFrame:
+    """Direct (R7) and branch (R8) enterprises: uscc, kind, province, since, status, status_date."""
+    ent, largest = current_enterprises(landing)
     ent = ent.merge(largest[["uscc", "prov", "invest_date"]], on="uscc", how="left")
     rows = []
     for r in ent.itertuples():
@@ -73,10 +82,33 @@ def laiou_enterprises(landing: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["uscc", "kind", "province", "since", "status", "status_date", "reg_capital"])
 
 
+def indirect_enterprises(landing: Path) -> pd.DataFrame:
+    """R10: uscc, level (2–5), since of the enterprises 来沪 through their largest investor, level by level."""
+    ent, largest = current_enterprises(landing)
+    laiou = laiou_enterprises(landing)
+    candidates = set(ent[ent.ent_type != "2100"].uscc) - set(laiou.uscc)
+    parents = largest[largest.uscc.isin(candidates) & (largest.investor_uscc != "")]
+    parents = parents.merge(ent[["uscc", "reg_date"]], on="uscc")[["uscc", "investor_uscc", "invest_date", "reg_date"]]
+    above = laiou[["uscc", "since"]]
+    found = []
+    for n in range(2, 6):  # direct and branch are level 1; a level-6 candidate is not 来沪
+        level = parents.merge(above.rename(columns={"uscc": "investor_uscc", "since": "parent_since"}))
+        level = level.assign(level=n, since=level[["reg_date", "invest_date", "parent_since"]].max(axis=1))
+        above = level[["uscc", "since"]]
+        found.append(level[["uscc", "level", "since"]])
+    return pd.concat(found, ignore_index=True)
+
+
 def counted_tax(landing: Path, laiou: pd.DataFrame) -> pd.DataFrame:
     """R12 vouchers: each once (earliest delivery), of a 来沪 enterprise, not before laiou_since's month."""
     tax = read_feed(landing, "tax_payment").sort_values(["voucher_no", "_period", "_line"])
     tax = tax.groupby("voucher_no").head(1)
+    # R9: a 15-character legacy id belongs to the one enterprise whose USCC positions 9–17 are its last nine.
+    known = pd.Series(read_feed(landing, "saic_enterprise").uscc.unique())
+    orgs = known.groupby(known.str[8:17]).agg(["first", "size"])
+    unique_org = orgs[orgs["size"] == 1]["first"]
+    legacy = tax.taxpayer_id.str.len() == 15
+    tax.loc[legacy, "taxpayer_id"] = tax.taxpayer_id[legacy].str[6:].map(unique_org).fillna("")
     tax = tax[tax.taxpayer_id.str.len() == 18].merge(laiou, left_on="taxpayer_id", right_on="uscc")
     return tax[tax.tax_period >= tax.since.str[:7].str.replace("-", "")]
 
@@ -133,6 +165,7 @@ def summary_by_year(landing: Path) -> pd.DataFrame:
     """R11 counts and R12 tax (万元) for every year from the first delivered month to the last."""
     laiou = laiou_enterprises(landing)
     tax = counted_tax(landing, laiou)
+    indirect = indirect_enterprises(landing)
     rows = []
     for y in delivered_years(landing):
         end = f"{y}-12-31"
@@ -147,6 +180,7 @@ def summary_by_year(landing: Path) -> pd.DataFrame:
                 "exited": int((laiou.status.isin(["2", "3", "4"]) & (laiou.status_date.str[:4] == str(y))).sum()),
                 "tax_wan": sum((Decimal(a) for a in tax[tax.tax_period.str[:4] == str(y)].amount), Decimal(0))
                 / Decimal(10000),
+                "indirect_cumulative": int((indirect.since <= end).sum()),
             }
         )
     return pd.DataFrame(rows)

@@ -47,3 +47,11 @@ def test_generate_is_deterministic_for_a_seed(tmp_path):
 def test_bad_month_argument_is_explained():
     result = laiou("generate", "--from", "2018-13", "--to", "2018-12", env=dict(os.environ))
     assert result.returncode == 2 and "is not a month YYYY-MM" in result.stderr
+
+
+def test_bad_fault_arguments_are_explained():
+    base = ["generate", "--from", "2018-01", "--to", "2018-01", "--out", "/nonexistent/never-written"]
+    result = laiou(*base, "--row-fault", "typo=0.01", env=dict(os.environ))
+    assert result.returncode == 2 and "the reasons are field_count" in result.stderr
+    result = laiou(*base, "--file-fault", "row_count=tax_payment/201801", env=dict(os.environ))
+    assert result.returncode == 2 and "give FAULT=FEED/YYYY-MM" in result.stderr

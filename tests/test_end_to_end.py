@@ -47,10 +47,11 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     assert repeats.voucher_no.tolist() == [repeated]
     expected = summary_by_year(landing)
     actual = query(
-        "select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year order by year"
+        "select year, cumulative, active, new, exited, tax_wan, indirect_cumulative "
+        "from marts.mart_laiou_summary_year order by year"
     )
     assert actual.year.tolist() == expected.year.tolist() == [2018]
-    for column in ["cumulative", "active", "new", "exited"]:
+    for column in ["cumulative", "active", "new", "exited", "indirect_cumulative"]:
         assert actual[column].tolist() == expected[column].tolist(), column
     assert [Decimal(v) for v in actual.tax_wan] == expected.tax_wan.tolist()
     assert expected.cumulative.iloc[0] > 100 and expected.new.iloc[0] > 10  # the data set is not trivial

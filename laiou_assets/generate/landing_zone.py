@@ -12,6 +12,7 @@ The same arguments and seed give byte-identical files.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ import pandas as pd
 
 from laiou_assets import codes
 from laiou_assets.contract import FEEDS
-from laiou_assets.generate.writer import dates, money, write_delivery, zfill
+from laiou_assets.generate.faults import FaultPlan, break_file, columns_for, inject_row_faults
+from laiou_assets.generate.writer import FileFormat, dates, money, write_delivery, zfill
+from laiou_assets.ingest.landing import Delivery
 
 ALPHABET = np.array(list(codes.USCC_ALPHABET))
 WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int64)
@@ -121,6 +124,17 @@ TAX_TYPE_WEIGHTS = {
     "10113": 0.02,
 }
 BUSINESS_TAX, BUSINESS_TAX_UNTIL = "10103", np.datetime64("2016-05-01")
+# R9: enterprises registered before the USCC reform (2015-10) pay part of their vouchers under their legacy
+# 15-character 税务登记号; a few vouchers carry legacy ids of taxpayers the feeds do not know.
+LEGACY_UNTIL = np.datetime64("2015-10-01")
+LEGACY_VOUCHER_SHARE = 0.3
+UNKNOWN_LEGACY_SHARE = 0.002
+TIE_SHARE = 0.05  # of investor lists with two investors or more: the largest two subscribed equally (R7)
+STATS_MISSING_SHARE = 0.03  # of the monthly statistics reports that do not arrive (R13)
+CORRECTED_SHARE = 0.03  # of deliveries delivered again as a correction (feeds.md)
+# R10: per 50,000 enterprises, one chain of six enterprises below a direct 来沪 one (levels 2–7: the last two
+# are beyond the five-level stop) and one ownership cycle of three.
+CHAIN_LENGTH, CYCLE_LENGTH, CHAINS_PER = 6, 3, 50_000
 FOREIGN = {"HKG": 0.5, "TWN": 0.1, "MAC": 0.05, "USA": 0.1, "JPN": 0.08, "SGP": 0.1, "DEU": 0.07}
 SURNAMES = np.array(list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"))
 WORDS = np.array(["宏达", "华信", "东方", "恒通", "汇丰", "锦程", "瑞祥", "新元", "博远", "嘉禾", "天成", "永盛"])
@@ -202,6 +216,24 @@ def _days(rng, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return low + (rng.random(len(low)) * (span + 1)).astype(np.int64).astype("timedelta64[D]")
 
 
+def _chars(codes: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """codes[i][start:stop] for an array of fixed-width strings, without a Python loop."""
+    width = codes.dtype.itemsize // 4
+    chars = np.ascontiguousarray(codes).view("<U1").reshape(len(codes), width)[:, start:stop]
+    return np.ascontiguousarray(chars).view(f"<U{stop - start}").ravel()
+
+
+def _awkward_names(rng, names: np.ndarray) -> np.ndarray:
+    """Some names carry what CSV must quote: commas, double quotes, a line break (feeds.md, RFC 4180)."""
+    u = rng.random(len(names))
+    names = names.astype(object)
+    comma, quote, newline = u < 0.005, (u >= 0.005) & (u < 0.01), (u >= 0.01) & (u < 0.011)
+    names[comma] = [f"{name}(Shanghai Co., Ltd.)" for name in names[comma]]
+    names[quote] = [name.replace("上海", '上海"', 1).replace("有限", '"有限', 1) for name in names[quote]]
+    names[newline] = [name.replace("有限", "\n有限", 1) for name in names[newline]]
+    return names.astype(str)
+
+
 def _month_period(month: np.datetime64) -> str:
     """One month (datetime64[M] or [D]) → 'YYYYMM'."""
     return str(month.astype("datetime64[M]")).replace("-", "")
@@ -219,8 +251,17 @@ class _Ids:
         return out
 
 
-def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = print) -> dict:
+def generate(
+    out: Path,
+    cfg: GeneratorConfig,
+    progress: Callable[[str], None] = print,
+    faults: FaultPlan | None = None,
+    sidecar: Path | None = None,
+) -> dict:
+    """Write the landing zone `out`, and beside it (`sidecar`, default `<out>.sidecar`) what a test needs
+    to know: each file's format, the first deliveries of corrected months and every injected fault."""
     rng = np.random.default_rng(cfg.seed)
+    extra = np.random.default_rng([cfg.seed, 1])  # the features added later draw from their own stream
     ids = _Ids()
     first = np.datetime64(cfg.first_month, "M").astype("datetime64[D]")
     end = (np.datetime64(cfg.last_month, "M") + 1).astype("datetime64[D]") - 1
@@ -247,18 +288,29 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     retired = np.array([RETIRED_FOR.get(d, d) for d in district])
     use_retired = (reg_date < np.datetime64("2015-01-01")) & (rng.random(n) < 0.15)
     district_recorded = np.where(use_retired, retired, district)
-    uscc = make_uscc(ids.take(n), district)
+    # R9: a few enterprises registered before the USCC reform share an organisation code with another, so
+    # their legacy taxpayer ids are ambiguous; they pay with legacy ids only.
+    org_ids = ids.take(n)
+    pre_reform = np.flatnonzero(reg_date < LEGACY_UNTIL)
+    pairs = extra.choice(pre_reform, size=(2, min(max(2, n // 5000), len(pre_reform) // 2)), replace=False)
+    pairs = pairs[:, district[pairs[0]] != district[pairs[1]]]  # another region: the USCCs stay distinct
+    org_ids[pairs[1]] = org_ids[pairs[0]]
+    uscc = make_uscc(org_ids, district)
     industry = _choice(rng, INDUSTRY_WEIGHTS, n)
     capital_cents = np.where(is_branch, 0, np.round(rng.lognormal(5.0, 1.4, n) * 100)).astype(np.int64)
     reg_no = np.where(
-        reg_date < np.datetime64("2015-10-01"),
+        reg_date < LEGACY_UNTIL,
         np.char.add("310", zfill(rng.integers(0, 10**12, n), 12)),
         "",
     )
     word = WORDS[rng.integers(0, len(WORDS), n)]
     trade = TRADES[rng.integers(0, len(TRADES), n)]
     suffix = np.where(is_branch, "有限公司上海分公司", "有限公司")
-    names = np.char.add(np.char.add(np.char.add("上海", word), trade), suffix)
+    names = _awkward_names(extra, np.char.add(np.char.add(np.char.add("上海", word), trade), suffix))
+    # R9: the legacy 税务登记号 of enterprises registered before the reform: region + organisation code.
+    legacy_id = np.char.add(district_recorded, _chars(uscc, 8, 17))
+    legacy_share = np.where(reg_date < LEGACY_UNTIL, LEGACY_VOUCHER_SHARE, 0.0)
+    legacy_share[pairs.ravel()] = 1.0
 
     exits = rng.random(n) < 0.15
     exit_date = _days(rng, reg_date + 60, reg_date + 60 + 3650)
@@ -278,6 +330,9 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     since_if_laiou = reg_date.copy()
     since_if_laiou[owners[changes]] = change_date
     laiou = _choose_laiou(rng, cfg, since_if_laiou, end)
+    one_list = np.zeros(n, dtype=bool)
+    one_list[owners[~changes]] = True
+    largest_owner = _ownership_chains(extra, one_list & ~laiou, laiou & ~is_branch)
 
     # Branches: parent out of Shanghai when 来沪 (R8), else in Shanghai or with an invalid USCC.
     parent_kind = np.where(laiou, 0, rng.choice(np.array([1, 2]), size=n, p=[0.875, 0.125]))
@@ -330,6 +385,10 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
     ytd_profit = np.zeros(len(big))
 
     summary = {"enterprises": n, "months": len(months), "laiou": int(laiou.sum())}
+    sidecar = sidecar or out.parent / f"{out.name}.sidecar"
+    deliveries = _Deliveries(out, sidecar, cfg.seed, faults or FaultPlan())
+    tax_months = months[months >= activity_from]
+    corrected_tax_month = tax_months[-2] if len(tax_months) >= 2 else None  # at least one correction
     rows = dict.fromkeys(FEED_SOURCES, 0)
     bar = _Progress(progress, len(months))
     for j, m in enumerate(months):
@@ -359,10 +418,22 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
         )
         lsel = np.flatnonzero(list_month == m)
         parts["saic_shareholder"] = _investor_rows(
-            rng, ids, list_owner[lsel], list_date[lsel], list_initial[lsel], list_laiou[lsel], uscc, capital_cents
+            rng,
+            extra,
+            ids,
+            list_owner[lsel],
+            list_date[lsel],
+            list_initial[lsel],
+            list_laiou[lsel],
+            uscc,
+            capital_cents,
+            largest_owner,
         )
         if m >= activity_from:
             parts["tax_payment"] = _tax_rows(rng, m, reg_date, exits, exit_date, capital_cents, uscc)
+            parts["tax_payment"]["taxpayer_id"] = _taxpayer_ids(
+                extra, ids, parts["tax_payment"].pop("_who").to_numpy(), uscc, legacy_id, legacy_share
+            )
             if str(m).endswith("-01") or m == activity_from:
                 ytd_rev[:] = 0
                 ytd_profit[:] = 0
@@ -371,7 +442,7 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
             margin = rng.normal(0.06, 0.08, len(big))
             ytd_rev += np.where(active, np.round(monthly_rev), 0)
             ytd_profit += np.where(active, np.round(monthly_rev * margin), 0)
-            on = np.flatnonzero(active)
+            on = np.flatnonzero(active & (extra.random(len(big)) >= STATS_MISSING_SHARE))  # R13: some months missing
             rev_cents = ytd_rev[on].astype(np.int64)
             parts["stats_indicator"] = pd.DataFrame(
                 {
@@ -383,16 +454,17 @@ def generate(out: Path, cfg: GeneratorConfig, progress: Callable[[str], None] = 
                     "_cents": rev_cents,
                 }
             )
-        for feed, source in FEED_SOURCES.items():
+        for feed in FEED_SOURCES:
             part = parts.get(feed)
             if part is None:
                 continue
-            write_delivery(out, feed, period, part, part["_cents"].to_numpy(), source)
+            deliveries.write(feed, period, part, correct=(feed == "tax_payment" and m == corrected_tax_month))
             rows[feed] += len(part)
         bar.step(f"{str(m)} {sum(rows.values()):,} rows")
     for feed, count in rows.items():
         summary[f"{feed}_rows"] = count
         progress(f"  {feed}: {count:,} rows")
+    summary["sidecar"] = str(deliveries.save())
     return summary
 
 
@@ -434,6 +506,26 @@ def _growing_days(rng, first: np.datetime64, end: np.datetime64, n: int) -> np.n
     return first + np.minimum(offset.astype(np.int64), span - 1).astype("timedelta64[D]")
 
 
+def _ownership_chains(rng, candidates: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """R10: for each enterprise, the enterprise of the population that is its largest investor (-1: none chosen).
+
+    Chains start below a direct 来沪 enterprise (a root) and run through `candidates`; cycles run through
+    candidates only, so no member of a cycle can reach a 来沪 enterprise.
+    """
+    largest = np.full(len(candidates), -1, dtype=np.int64)
+    pool, roots = np.flatnonzero(candidates), np.flatnonzero(roots)
+    count = max(1, len(candidates) // CHAINS_PER)
+    if len(pool) < count * (CHAIN_LENGTH + CYCLE_LENGTH) or len(roots) == 0:
+        return largest
+    members = rng.choice(pool, size=count * (CHAIN_LENGTH + CYCLE_LENGTH), replace=False)
+    chains = members[: count * CHAIN_LENGTH].reshape(count, CHAIN_LENGTH)
+    cycles = members[count * CHAIN_LENGTH :].reshape(count, CYCLE_LENGTH)
+    largest[chains[:, 0]] = rng.choice(roots, size=count)
+    largest[chains[:, 1:]] = chains[:, :-1]
+    largest[cycles] = np.roll(cycles, -1, axis=1)
+    return largest
+
+
 def _choose_laiou(rng, cfg: GeneratorConfig, since_if_laiou: np.ndarray, end: np.datetime64) -> np.ndarray:
     """Which enterprises are 来沪 now: a share, or exactly the targets (cumulative, new in the last year)."""
     n = len(since_if_laiou)
@@ -452,6 +544,83 @@ def _choose_laiou(rng, cfg: GeneratorConfig, since_if_laiou: np.ndarray, end: np
     laiou[rng.choice(this_year, size=new, replace=False)] = True
     laiou[rng.choice(earlier, size=cumulative - new, replace=False)] = True
     return laiou
+
+
+class _Deliveries:
+    """Writes each delivery in its bureau's format; corrections, faults and the sidecar that records them."""
+
+    def __init__(self, out: Path, sidecar: Path, seed: int, faults: FaultPlan):
+        self.out, self.sidecar, self.seed, self.faults = out, sidecar, seed, faults
+        self.record: dict = {
+            "formats": {},
+            "corrections": [],
+            "row_fault_rates": faults.row_rates,
+            "row_faults": [],
+            "file_faults": [],
+        }
+
+    def write(self, feed: str, period: str, frame: pd.DataFrame, correct: bool = False) -> None:
+        rng = np.random.default_rng([self.seed, list(FEEDS).index(feed), int(period)])
+        fmt = delivery_format(rng, feed)
+        where = f"{feed}/{period}"
+        self.record["formats"][where] = fmt.describe()
+        source = FEED_SOURCES[feed]
+        if (correct or rng.random() < CORRECTED_SHARE) and len(frame) > 1:
+            first = _first_version(rng, frame)
+            write_delivery(
+                self.sidecar / "first_deliveries", feed, period, first, first["_cents"].to_numpy(), source, fmt
+            )
+            self.record["corrections"].append(
+                {"feed": feed, "period": period, "first_rows": len(first), "rows": len(frame)}
+            )
+            produced_day = 20
+        else:
+            produced_day = 5
+        replace = None
+        cents = frame["_cents"].to_numpy()
+        if self.faults.row_rates:
+            frame, cents, injected, replace = inject_row_faults(frame, feed, period, self.faults.row_rates, rng)
+            self.record["row_faults"] += injected
+        file_fault = self.faults.file_faults.get((feed, period))
+        if file_fault == "unknown_column":
+            frame = frame.assign(remark="")
+        csv_path = write_delivery(
+            self.out, feed, period, frame, cents, source, fmt, produced_day, columns_for(file_fault, feed), replace
+        )
+        if file_fault:
+            done = {"feed": feed, "period": period, "fault": file_fault}
+            if file_fault not in ("missing_column", "unknown_column"):
+                done.update(break_file(file_fault, csv_path, Delivery(feed, period).manifest_path(self.out)))
+            self.record["file_faults"].append(done)
+
+    def save(self) -> Path:
+        self.sidecar.mkdir(parents=True, exist_ok=True)
+        path = self.sidecar / "generated.json"
+        path.write_text(json.dumps(self.record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return path
+
+
+def delivery_format(rng, feed: str) -> FileFormat:
+    """Each bureau's exchange: tax in UTF-8 with LF; market regulation in GB18030 (30 %) or UTF-8 with BOM
+    (20 %) or without, LF or CRLF; statistics in GB18030 (30 %) or UTF-8, always CRLF."""
+    if feed == "tax_payment":
+        return FileFormat()
+    u, crlf = rng.random(), rng.random() < 0.5 or feed == "stats_indicator"
+    if u < 0.3:
+        return FileFormat("GB18030", crlf=crlf)
+    return FileFormat(bom=u < 0.5 and feed != "stats_indicator", crlf=crlf)
+
+
+def _first_version(rng, frame: pd.DataFrame) -> pd.DataFrame:
+    """What a corrected month first looked like: 1 % of its records missing, 1 % with another amount."""
+    keep = rng.random(len(frame)) >= 0.01
+    keep[rng.integers(0, len(frame))] = False  # at least one record missing
+    first = frame[keep].copy()
+    changed = rng.random(len(first)) < 0.01
+    control = next(c for c in first.columns if c in {f.control_column for f in FEEDS.values()})
+    first.loc[changed, "_cents"] += 100
+    first.loc[changed, control] = money(first.loc[changed, "_cents"].to_numpy())
+    return first
 
 
 def _spec(idx: np.ndarray, **columns: np.ndarray) -> dict[str, np.ndarray]:
@@ -486,20 +655,34 @@ def _tax_rows(rng, m, reg_date, exits, exit_date, capital_cents, uscc) -> pd.Dat
     return pd.DataFrame(
         {
             "voucher_no": np.char.add(f"3{period}", zfill(np.arange(k), 9)),
-            "taxpayer_id": uscc[who],
+            "taxpayer_id": "",
             "tax_period": tax_period,
             "tax_type": types,
             "amount": money(cents),
             "paid_date": dates(_days(rng, np.full(k, m_start), np.full(k, m_end))),
             "_cents": cents,
+            "_who": who,
         }
     )
 
 
-def _investor_rows(rng, ids, owners, list_date, initial, laiou, uscc, capital_cents) -> pd.DataFrame:
+def _taxpayer_ids(rng, ids, who, uscc, legacy_id, legacy_share) -> np.ndarray:
+    """R9: the USCC, or for part of the pre-reform enterprises' vouchers the legacy id; a few unknown ones."""
+    out = np.where(rng.random(len(who)) < legacy_share[who], legacy_id[who], uscc[who])
+    unknown = np.flatnonzero(rng.random(len(who)) < UNKNOWN_LEGACY_SHARE)
+    out[unknown] = np.char.add(
+        "310104", _chars(make_uscc(ids.take(len(unknown)), np.full(len(unknown), "310104")), 8, 17)
+    )
+    return out
+
+
+def _investor_rows(
+    rng, extra, ids, owners, list_date, initial, laiou, uscc, capital_cents, largest_owner
+) -> pd.DataFrame:
     """Complete investor lists for the given enterprises, each replacing any earlier list (feeds.md).
 
-    `laiou` says, per list, whether its largest investor is from another mainland province (R5, R7).
+    `laiou` says, per list, whether its largest investor is from another mainland province (R5, R7);
+    `largest_owner[e]` ≥ 0 makes enterprise e's largest investor that enterprise of the population (R10).
     """
     if len(owners) == 0:
         return pd.DataFrame(columns=[*FEEDS["saic_shareholder"].column_names, "_cents"]).astype({"_cents": np.int64})
@@ -522,11 +705,19 @@ def _investor_rows(rng, ids, owners, list_date, initial, laiou, uscc, capital_ce
     rest_p = np.array(CONTROLLER_P[2:]) / sum(CONTROLLER_P[2:])
     controller = np.where(laiou[row_owner], rng.choice(2, size=total, p=other), 2 + rng.choice(5, size=total, p=rest_p))
     klass = np.where(largest, controller, rng.choice(7, size=total, p=MINOR_P))
+    parent = largest_owner[owners][row_owner]
+    chained = largest & (parent >= 0)
+    klass[chained] = SH_E
     # The order of the list does not follow the capital (ties and order are for R7 to sort out).
     seq = np.empty(total, dtype=np.int64)
     perm_key = row_owner * 10 + rng.random(total)
     order = np.argsort(perm_key, kind="stable")
     seq[order] = np.arange(total) - first_row[order] + 1
+    # R7 ties: the second investor of some lists subscribed as much as the largest, who has the lower seq.
+    tie_first = (np.cumsum(k) - k)[(k > 1) & (extra.random(len(owners)) < TIE_SHARE)]
+    cents[tie_first + 1] = cents[tie_first]
+    swap = tie_first[seq[tie_first] > seq[tie_first + 1]]
+    seq[swap], seq[swap + 1] = seq[swap + 1], seq[swap].copy()
 
     person = (klass == OTHER_P) | (klass == SH_P)
     province = np.where(np.isin(klass, [OTHER_E, OTHER_P]), _choice(rng, PROVINCE_WEIGHTS, total), "310000")
@@ -544,6 +735,7 @@ def _investor_rows(rng, ids, owners, list_date, initial, laiou, uscc, capital_ce
     # Half of the Shanghai enterprise investors are enterprises of this same population (chains, R10).
     own = np.flatnonzero((klass == SH_E) & (rng.random(total) < 0.5))
     inv_uscc[own] = uscc[rng.integers(0, len(uscc), len(own))]
+    inv_uscc[chained] = uscc[parent[chained]]
     inv_uscc = np.where(person | (klass == FOREIGN_E) | (klass == UNKNOWN_E), "", inv_uscc)
     surname = SURNAMES[rng.integers(0, len(SURNAMES), total)]
     inv_name = np.where(
