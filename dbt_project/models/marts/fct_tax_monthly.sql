@@ -8,14 +8,13 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
-        "{% if is_incremental() %}delete from {{ this }} where tax_month between
-         '{{ var('min_month', '0001-01-01') }}'::date and '{{ var('max_month', '9999-12-01') }}'::date{% endif %}"
+        "{% if is_incremental() %}delete from {{ this }} where {{ tax_window('tax_month') }}{% endif %}"
     ],
 ) }}
 
 with vouchers as (
     select * from {{ ref('int_tax_vouchers_resolved') }}
-    where tax_month between '{{ var('min_month', '0001-01-01') }}'::date and '{{ var('max_month', '9999-12-01') }}'::date
+    where {{ tax_window('tax_month') }}
 ),
 
 enterprises as (
