@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--from", dest="first", default="2017-01")
     parser.add_argument("--to", dest="last", default="2018-12")
     parser.add_argument("--scale", type=float, help="a share of the seed scale instead (2010-01 … 2018-12)")
+    parser.add_argument("--keep", type=Path, help="write the landing zone here and keep it (e.g. for bench/build.py)")
     args = parser.parse_args()
     if args.scale:
         cfg = GeneratorConfig.seed_scale(args.scale, seed=1)
@@ -35,9 +36,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="laiou-bench-"))
     try:
         started = time.perf_counter()
-        summary = generate(work / "landing", cfg, progress=lambda _: None)
+        landing = args.keep or work / "landing"
+        summary = generate(landing, cfg, progress=lambda _: None)
         seconds = time.perf_counter() - started
-        files = list((work / "landing").rglob("*.csv"))
+        files = list(landing.rglob("*.csv"))
         size = sum(f.stat().st_size for f in files)
         rows = sum(v for k, v in summary.items() if k.endswith("_rows"))
 
