@@ -68,7 +68,10 @@ def current_enterprises(landing: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def laiou_enterprises(landing: Path) -> pd.DataFrame:
     """Direct (R7) and branch (R8) enterprises: uscc, kind, province, since, status, status_date."""
-    ent, largest = current_enterprises(landing)
+    return _direct_and_branch(*current_enterprises(landing))
+
+
+def _direct_and_branch(ent: pd.DataFrame, largest: pd.DataFrame) -> pd.DataFrame:
     ent = ent.merge(largest[["uscc", "prov", "invest_date"]], on="uscc", how="left")
     rows = []
     for r in ent.itertuples():
@@ -85,7 +88,7 @@ def laiou_enterprises(landing: Path) -> pd.DataFrame:
 def indirect_enterprises(landing: Path) -> pd.DataFrame:
     """R10: uscc, level (2–5), since of the enterprises 来沪 through their largest investor, level by level."""
     ent, largest = current_enterprises(landing)
-    laiou = laiou_enterprises(landing)
+    laiou = _direct_and_branch(ent, largest)
     candidates = set(ent[ent.ent_type != "2100"].uscc) - set(laiou.uscc)
     parents = largest[largest.uscc.isin(candidates) & (largest.investor_uscc != "")]
     parents = parents.merge(ent[["uscc", "reg_date"]], on="uscc")[["uscc", "investor_uscc", "invest_date", "reg_date"]]

@@ -46,9 +46,7 @@ def test_seed_scale_reproduces_the_2018_laiou_figures_when_recounted_by_the_rule
 
 def test_the_zone_has_every_feature_the_contract_names(seed_scale_zone):
     formats = json.loads((seed_scale_zone.parent / "landing.sidecar" / "generated.json").read_text())["formats"]
-    raw = {
-        where: (seed_scale_zone / f"{where}/{where.split('/')[0]}_{where[-6:]}.csv").read_bytes() for where in formats
-    }
+    raw = {where: Delivery(*where.split("/")).csv_path(seed_scale_zone).read_bytes() for where in formats}
     assert any(data.startswith(b"\xef\xbb\xbf") for data in raw.values())  # UTF-8 with BOM
     assert any(b"\r\n" in data for data in raw.values()) and any(b"\r\n" not in data for data in raw.values())
     gb18030 = [w for w, f in formats.items() if f["encoding"] == "GB18030" and w.startswith("saic")]

@@ -566,7 +566,7 @@ class _Deliveries:
         self.record["formats"][where] = fmt.describe()
         source = FEED_SOURCES[feed]
         if (correct or rng.random() < CORRECTED_SHARE) and len(frame) > 1:
-            first = _first_version(rng, frame)
+            first = _first_version(rng, frame, FEEDS[feed].control_column)
             write_delivery(
                 self.sidecar / "first_deliveries", feed, period, first, first["_cents"].to_numpy(), source, fmt
             )
@@ -611,13 +611,12 @@ def delivery_format(rng, feed: str) -> FileFormat:
     return FileFormat(bom=u < 0.5 and feed != "stats_indicator", crlf=crlf)
 
 
-def _first_version(rng, frame: pd.DataFrame) -> pd.DataFrame:
+def _first_version(rng, frame: pd.DataFrame, control: str) -> pd.DataFrame:
     """What a corrected month first looked like: 1 % of its records missing, 1 % with another amount."""
     keep = rng.random(len(frame)) >= 0.01
     keep[rng.integers(0, len(frame))] = False  # at least one record missing
     first = frame[keep].copy()
     changed = rng.random(len(first)) < 0.01
-    control = next(c for c in first.columns if c in {f.control_column for f in FEEDS.values()})
     first.loc[changed, "_cents"] += 100
     first.loc[changed, control] = money(first.loc[changed, "_cents"].to_numpy())
     return first
