@@ -44,7 +44,7 @@ def main() -> None:
     from laiou_assets import settings, warehouse
     from laiou_assets.definitions import defs
     from laiou_assets.partitions import monthly_partitions
-    from laiou_assets.running import RANGE_END, RANGE_START, run_everything
+    from laiou_assets.running import RANGE_END, RANGE_START, print_summary, run_everything
 
     try:
         if not args.landing:
@@ -88,6 +88,7 @@ def main() -> None:
         print(f"  full build (build_marts + tax facts)  {marts + facts:7.1f}s  ({marts:.1f}s + {facts:.1f}s)")
         print(f"  ratio                                 {(marts + facts) / baseline:7.1f}×  full build / baseline")
         print(f"  one-month refresh ({last_month[:7]})       {month:7.1f}s  (issue #5: under 60 s at seed scale)")
+        print_summary()  # the headline figures of this zone, per year
     finally:
         with contextlib.suppress(Exception):
             warehouse.embedded_server().stop()
