@@ -5,7 +5,7 @@ Both load the same generated file into the same embedded PostgreSQL, alternately
 - baseline: `psql -c "\\copy bench.unvalidated from 'file' csv header"`, a table with raw.tax_payment's
   column types and nothing else: no checks, no quarantine, no audit, no line numbers;
 - laiou: `load_delivery` (hash, decode, every row check of feeds.md, quarantine, COPY, audit), each run in
-  a fresh process so that its peak memory (with its reader process) is measured too.
+  a fresh process so that its peak memory is measured too.
 
 Prints both rates (median of the runs), the ratio laiou / baseline (issue #4 asks ≥ 0.8) and peak memory.
 
@@ -104,7 +104,7 @@ def main() -> None:
         print(f"  psql \\copy (baseline)   {base:6.2f}s  {rows / base:>12,.0f} rows/s   (median of {args.repeat})")
         print(f"  laiou load_delivery     {ours:6.2f}s  {rows / ours:>12,.0f} rows/s   (median of {args.repeat})")
         print(f"  ratio                   {base / ours:6.2f}×  laiou throughput / baseline (issue #4: ≥ 0.8)")
-        print(f"  peak memory (laiou)     {peak:6.0f} MiB  (loader and reader process)")
+        print(f"  peak memory (laiou)     {peak:6.0f} MiB  (the loading process)")
     finally:
         if server is not None:
             server.stop()
@@ -139,9 +139,7 @@ def _one_load(url: str, landing: Path, month: str) -> None:
         started = time.perf_counter()
         result = load_delivery(conn, Delivery(FEED, month), landing)
         seconds = time.perf_counter() - started
-    peak = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    ) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(seconds, peak, result.loaded, result.quarantined)
 
 

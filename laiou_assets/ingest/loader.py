@@ -19,7 +19,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from laiou_assets.contract import FEEDS
 from laiou_assets.ingest.landing import Delivery, FileFault, Manifest, Waiting, read_manifest
-from laiou_assets.ingest.reading import BLOCK_BYTES, ReadSummary, header_of, open_reader
+from laiou_assets.ingest.reading import BLOCK_BYTES, DeliveryReader, ReadSummary, header_of
 from laiou_assets.ingest.schema import ensure_partition, ensure_schemas
 
 
@@ -41,12 +41,9 @@ def load_delivery(
     delivery: Delivery,
     landing: Path,
     progress: Callable[[str], None] = lambda msg: None,
-    worker: bool | None = None,
 ) -> LoadResult:
     """Load one delivery, replacing the month's earlier rows. Raises FileFault (after logging it), or
     Waiting (logging nothing, touching nothing) when the manifest has not arrived.
-
-    `worker` forces reading in a worker process (True) or in this one (False); by default big files use one.
     """
     ensure_schemas(conn)
     started = datetime.now(UTC)
@@ -56,7 +53,7 @@ def load_delivery(
         manifest = read_manifest(delivery, landing)
         if not csv_path.exists():
             raise FileFault(f"{csv_path}: CSV missing although its manifest is present")
-        return _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, worker)
+        return _load_in_transaction(conn, delivery, csv_path, manifest, started, progress)
     except Waiting:
         raise  # not an attempt: nothing to log
     except FileFault as fault:
@@ -67,7 +64,7 @@ def load_delivery(
         raise
 
 
-def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, worker) -> LoadResult:
+def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress) -> LoadResult:
     feed = FEEDS[delivery.feed]
     period = delivery.period_date
     partition = ensure_partition(conn, feed.name, period)
@@ -76,9 +73,16 @@ def _load_in_transaction(conn, delivery, csv_path, manifest, started, progress, 
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"{feed.name}/{delivery.period}"])
         # The month's earlier rows go in the same transaction that loads the new ones (a correction replaces).
         conn.execute(f"truncate {partition}")
+        # _loaded_at is now(), the transaction's start, for every row: given as a constant, PostgreSQL does
+        # not call now() per row. The partition is already locked by the TRUNCATE.
+        loaded_at = conn.execute("select now()::text").fetchone()[0]
+        conn.execute(f"alter table {partition} alter column _loaded_at set default '{loaded_at}'")
+        # The rewritten partition is fsynced at commit (wal_level minimal skips its WAL): start writing it out
+        # while COPY runs rather than all at the end.
+        conn.execute("set local backend_flush_after = '2MB'")
         conn.execute("delete from audit.quarantine where feed = %s and period = %s", [feed.name, period])
         with tempfile.TemporaryDirectory(prefix="laiou-load-") as scratch:
-            reader = open_reader(feed, csv_path, manifest, str(Path(scratch) / "quarantine.csv"), worker)
+            reader = DeliveryReader(feed, csv_path, manifest, str(Path(scratch) / "quarantine.csv"))
             columns = ", ".join(["_line", *header_of(csv_path, manifest, feed)])
             sent = 0
             # One COPY for the whole file, so PostgreSQL parses without pause while the reader checks on.

@@ -7,16 +7,15 @@ bytes) the rest is read record by record with Python's csv module (`RowValidator
 line of a file fault. Both quarantine identically. Good rows come out as CSV chunks for PostgreSQL's COPY,
 quarantined rows go to a spool file; the file-level checks (sha256, rows, control total) run at the end.
 
-A big file is read in a worker process (`WorkerReader`) so that checking the next block and PostgreSQL's
-parsing of the previous one use both cores.
+The reader runs in the loader's process: the heavy work is in Arrow and numpy, and PostgreSQL parses the
+rows sent in its own process, so the two cores are used without a reader process (which, measured on a
+seed-scale tax month, cost a second to start and gained nothing once the checks were column-wise).
 """
 
 import csv
 import hashlib
 import io
 import itertools
-import multiprocessing
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,16 +27,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from laiou_assets.contract import FEEDS, Feed
+from laiou_assets.contract import Feed
 from laiou_assets.ingest.columnar import MULTIPLIER, Anomaly, BatchValidator, hash64, parse_block
 from laiou_assets.ingest.landing import FileFault, Manifest
 from laiou_assets.ingest.validate import RowValidator, is_decimal
 
 BLOCK_BYTES = 2 << 20  # read, checked and sent to COPY a block at a time
-WORKER_MIN_BYTES = 32 << 20  # smaller files are read in-process: starting a worker costs about a second
 
 
-def number_lines(block: bytes, first_line: int) -> bytes:
+def number_lines(block: bytes, first_line: int) -> bytes | memoryview:
     """The block with `42,` before each line: its line number as a first column (Arrow, no Python loop)."""
     src = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(src == ord("\n")) + 1
@@ -51,7 +49,7 @@ def number_lines(block: bytes, first_line: int) -> bytes:
     )
     joined = pc.binary_join_element_wise(numbers, lines, b",")
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
-    return memoryview(joined.buffers()[2])[offsets[0] : offsets[n]].tobytes()
+    return memoryview(joined.buffers()[2])[offsets[0] : offsets[n]]  # no copy: COPY takes any buffer
 
 
 @dataclass
@@ -82,7 +80,7 @@ class DeliveryReader:
         self.keys: list[pa.Table] = []  # key columns, _line and control value of every row sent to COPY
         self.key_hashes: list[np.ndarray] = []  # and a 64-bit hash of each one's key
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[bytes | memoryview]:
         with (
             open(self.path, "rb") as binary,
             open(self.summary.quarantine_path, "w", encoding="utf-8", newline="") as q,
@@ -169,7 +167,7 @@ class DeliveryReader:
         if len(fields) == self.validator.width and is_decimal(fields[self.ctl]):
             self.summary.total_quarantined += Decimal(fields[self.ctl])
 
-    def fast_block(self, block: bytes) -> bytes:
+    def fast_block(self, block: bytes) -> bytes | memoryview:
         """A block of one-line records checked column-wise; raises Anomaly (having loaded nothing) if it is not.
 
         A block whose rows all load, and that has no quote characters (so that PostgreSQL's CSV reading and
@@ -209,10 +207,10 @@ class DeliveryReader:
         combined = np.zeros(sent.num_rows, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for k in self.feed.key:
-                combined = combined * MULTIPLIER + hash64(sent[k].combine_chunks())
+                combined = combined * MULTIPLIER + hash64(sent[k])
         self.key_hashes.append(combined)
 
-    def _as_delivered(self, table, utf8: bytes) -> bytes:
+    def _as_delivered(self, table, utf8: bytes) -> bytes | memoryview:
         lines = pa.array(np.arange(self.next_line, self.next_line + table.num_rows))
         self._remember_keys(
             pa.table(
@@ -346,71 +344,6 @@ def _check_header(path: Path, header: list[str], feed) -> None:
     unknown = [h for h in header if h not in expected]
     if unknown:
         raise FileFault(f"{path}:1: unknown column(s) in the header: {', '.join(unknown)}")
-
-
-class WorkerReader:
-    """DeliveryReader run in a separate process; iterating yields its chunks, then `summary` is set.
-
-    The point is the second core: the worker checks block n+1 while PostgreSQL parses block n, where a
-    thread would hold the GIL that the COPY sender needs.
-    """
-
-    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, quarantine_path: str):
-        self.args = (feed.name, csv_path, manifest, quarantine_path)
-        self.path = csv_path
-        self.summary: ReadSummary | None = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        ctx = multiprocessing.get_context("spawn")  # fork is unsafe once Arrow's or Dagster's threads run
-        receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_worker_main, args=(sender, *self.args), daemon=True, name="laiou-reader")
-        process.start()
-        sender.close()
-        try:
-            while True:
-                try:
-                    kind, payload = receiver.recv()
-                except EOFError:
-                    process.join(5)
-                    raise RuntimeError(
-                        f"the reader process for {self.path} died (exit code {process.exitcode})"
-                    ) from None
-                if kind == "chunk":
-                    yield payload
-                elif kind == "done":
-                    self.summary = payload
-                    return
-                elif kind == "fault":
-                    raise FileFault(payload)
-                else:
-                    raise RuntimeError(f"reading {self.path} failed in the reader process: {payload}")
-        finally:
-            receiver.close()
-            process.join(5)
-            if process.is_alive():
-                process.kill()
-
-
-def _worker_main(sender, feed_name, csv_path, manifest, quarantine_path) -> None:
-    try:
-        reader = DeliveryReader(FEEDS[feed_name], csv_path, manifest, quarantine_path)
-        for chunk in reader:
-            sender.send(("chunk", chunk))
-        sender.send(("done", reader.summary))
-    except FileFault as fault:
-        sender.send(("fault", str(fault)))
-    except BrokenPipeError:
-        pass  # the loader went away (killed or failed): nothing to report to
-    except BaseException as exc:  # noqa: BLE001 — reported to the loader, which logs the failed attempt
-        sender.send(("error", f"{type(exc).__name__}: {exc}"))
-
-
-def open_reader(feed: Feed, csv_path: Path, manifest: Manifest, quarantine_path: str, worker=None):
-    """The reader for a delivery: a worker process for big files (or when `worker` says so)."""
-    if worker is None:
-        worker = os.path.getsize(csv_path) >= WORKER_MIN_BYTES
-    cls = WorkerReader if worker else DeliveryReader
-    return cls(feed, csv_path, manifest, quarantine_path)
 
 
 def _records(path: Path, manifest: Manifest, blocks: Iterator[bytes], first_line: int):
