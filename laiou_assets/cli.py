@@ -24,7 +24,8 @@ def _month(value: str) -> str:
 
 def cmd_db(args) -> int:
     if args.action == "url":
-        print(warehouse.database_url(start=True))
+        url = warehouse.database_url(start=True)
+        print(warehouse.with_user(url, args.role) if args.role else url)
         return 0
     if settings.database_url():
         print(
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     db = sub.add_parser("db", help="the warehouse: start|stop|status the embedded server, or print its url")
     db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.add_argument("--role", help="with `url`: the address for this role instead (e.g. laiou_bi)")
     db.set_defaults(func=cmd_db)
 
     gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")

@@ -154,3 +154,11 @@ def with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
     return make_conninfo(**params)
+
+
+def with_user(url: str, user: str) -> str:
+    """The same database as another role (its password, if the server asks, from the environment)."""
+    params = conninfo_to_dict(url)
+    params.pop("password", None)
+    params["user"] = user
+    return make_conninfo(**params)

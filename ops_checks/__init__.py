@@ -2,10 +2,11 @@
 
 import dagster as dg
 
+from ops_checks.access import access_check
 from ops_checks.duplicates import build_repeated_voucher_check
 from ops_checks.reconciliation import reconciliation_checks
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[*reconciliation_checks(), build_repeated_voucher_check()])
+    return dg.Definitions(asset_checks=[*reconciliation_checks(), build_repeated_voucher_check(), access_check])

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from laiou_assets.access import ensure_roles
 from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
 from laiou_assets.ingest.schema import ensure_schemas
 from laiou_assets.partitions import monthly_partitions
@@ -41,6 +42,7 @@ TAX_FACTS_KEY = dg.AssetKey(["marts", TAX_FACTS])
 def _prepare(warehouse: WarehouseResource) -> None:
     with warehouse.connect() as conn:
         ensure_schemas(conn)  # building before the first load gives empty marts, not a missing relation
+        ensure_roles(conn)  # dbt's grants name them
     os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
 
 

@@ -1,0 +1,54 @@
+"""Who may read the marts (warehouse.md, Access): the BI role and one role per current district.
+
+The roles are created here, before dbt runs, because dbt's `grants` config grants to roles that must
+already exist. The grants themselves come from dbt (dbt_project.yml) and the row-level security from the
+`apply_access` macro, run at the end of every dbt invocation.
+"""
+
+import csv
+import os
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+BI_ROLE = "laiou_bi"
+DISTRICTS_GROUP = "laiou_districts"  # NOLOGIN: every district role is a member; grants go to it
+DISTRICT_PREFIX = "laiou_district_"
+DISTRICT_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "ref_districts.csv"
+_ROLE_LOCK = 31_0001  # advisory lock: CREATE ROLE has no IF NOT EXISTS
+
+
+def current_districts() -> list[str]:
+    """Codes of Shanghai's current districts (R2 reference seed)."""
+    with DISTRICT_SEED.open(encoding="utf-8") as f:
+        return sorted(row["district_code"] for row in csv.DictReader(f) if row["is_current"] == "true")
+
+
+def district_role(code: str) -> str:
+    return f"{DISTRICT_PREFIX}{code}"
+
+
+def ensure_roles(conn: psycopg.Connection) -> list[str]:
+    """Create the access roles that do not exist yet; returns the names created. `laiou_bi` gets the
+    password in LAIOU_BI_PASSWORD when set (servers that ask for one)."""
+    wanted = [(BI_ROLE, True, None), (DISTRICTS_GROUP, False, None)]
+    wanted += [(district_role(c), True, DISTRICTS_GROUP) for c in current_districts()]
+    created = []
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", [_ROLE_LOCK])
+        existing = {r[0] for r in conn.execute("select rolname from pg_roles where rolname like 'laiou\\_%'")}
+        for name, login, member_of in wanted:
+            if name in existing:
+                continue
+            statement = sql.SQL("create role {} {}").format(
+                sql.Identifier(name), sql.SQL("login" if login else "nologin")
+            )
+            if member_of:
+                statement += sql.SQL(" in role {}").format(sql.Identifier(member_of))
+            conn.execute(statement)
+            created.append(name)
+        password = os.environ.get("LAIOU_BI_PASSWORD")
+        if password:
+            conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(BI_ROLE), sql.Literal(password)))
+    return created

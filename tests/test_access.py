@@ -1,0 +1,171 @@
+"""Access to the marts (warehouse.md, Access; issue #7): the BI role, the district roles and row-level
+security, against marts built by `laiou run` from a small generated landing zone."""
+
+import uuid
+
+import psycopg
+import pytest
+
+from laiou_assets import warehouse
+from laiou_assets.access import BI_ROLE, current_districts, district_role
+from laiou_assets.definitions import defs
+from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.running import run_everything
+from ops_checks.access import ROW_LEVEL_TABLES, access_problems
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, server_url):
+    """A database with every mart built (two months, 600 enterprises), one hostile enterprise name."""
+    home = tmp_path_factory.mktemp("access")
+    landing = home / "landing"
+    generate(landing, GeneratorConfig("2018-11", "2018-12", 600, seed=11), progress=lambda _: None)
+    dbname = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{dbname}"')
+    url = warehouse.with_dbname(server_url, dbname)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {
+            "LAIOU_DATABASE_URL": url,
+            "LAIOU_HOME": str(home / "home"),
+            "LAIOU_LANDING_DIR": str(landing),
+            "DAGSTER_HOME": str(home / "dagster"),
+        }.items():
+            mp.setenv(key, value)
+        assert run_everything() == 0
+        yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{dbname}" with (force)')
+
+
+def as_role(url: str, role: str) -> psycopg.Connection:
+    return psycopg.connect(warehouse.with_user(url, role), autocommit=True)
+
+
+def fetch(url: str, sql: str, role: str | None = None):
+    with as_role(url, role) if role else psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_bi_role_reads_every_mart_and_nothing_else_and_writes_nothing(built):
+    marts = [r[0] for r in fetch(built, "select tablename from pg_tables where schemaname = 'marts'")]
+    assert {"dim_enterprise", "fct_tax_monthly", "mart_laiou_summary_year"} <= set(marts)
+    for table in marts:  # every row of every mart, as the platform sees it
+        assert fetch(built, f"select count(*) from marts.{table}", BI_ROLE) == fetch(
+            built, f"select count(*) from marts.{table}"
+        ), table
+    with as_role(built, BI_ROLE) as conn:
+        for forbidden in [
+            "select 1 from raw.tax_payment limit 1",
+            "select 1 from audit.load_log limit 1",
+            "select 1 from staging.stg_feeds__tax_vouchers limit 1",
+            "select 1 from intermediate.int_enterprises_current limit 1",
+            "delete from marts.mart_laiou_summary_year",
+            "update marts.dim_enterprise set name = 'x'",
+            "insert into marts.dim_region (region_code) values ('x')",
+            "create table marts.mine (x int)",
+            "create table public.mine (x int)",
+            "drop table marts.dim_region",
+            "alter table marts.dim_enterprise disable row level security",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(forbidden)
+
+
+def test_a_district_role_sees_only_its_district_and_cannot_widen_that(built):
+    counts = dict(fetch(built, "select district_code, count(*) from marts.dim_enterprise group by 1"))
+    district = max(counts, key=counts.get)
+    role = district_role(district)
+    assert district in current_districts() and 0 < counts[district] < sum(counts.values())
+
+    seen = fetch(built, "select distinct district_code from marts.dim_enterprise", role)
+    assert seen == [(district,)]
+    assert fetch(built, "select count(*) from marts.dim_enterprise", role) == [(counts[district],)]
+    for fact in ["fct_tax_monthly", "fct_stats_monthly"]:
+        expected = fetch(
+            built,
+            f"select count(*), sum(f.{'amount_yuan' if fact == 'fct_tax_monthly' else 'employees'}) "
+            f"from marts.{fact} f join marts.dim_enterprise d using (uscc) where d.district_code = '{district}'",
+        )
+        measure = "amount_yuan" if fact == "fct_tax_monthly" else "employees"
+        assert fetch(built, f"select count(*), sum({measure}) from marts.{fact}", role) == expected, fact
+        assert expected[0][0] > 0, fact
+    # Aggregate marts are whole for every district.
+    assert fetch(built, "select count(*) from marts.mart_laiou_by_district_year", role) == fetch(
+        built, "select count(*) from marts.mart_laiou_by_district_year"
+    )
+    with as_role(built, role) as conn:
+        for widen in [
+            f"set role {BI_ROLE}",
+            "alter table marts.dim_enterprise disable row level security",
+            "drop policy district_rows on marts.dim_enterprise",
+            "create policy mine on marts.dim_enterprise using (true)",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(widen)
+        conn.execute("set row_security = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # refused, never silently widened
+            conn.execute("select count(*) from marts.dim_enterprise")
+
+
+def test_rebuilding_the_marts_keeps_the_policies_and_the_check_sees_them(built, monkeypatch):
+    monkeypatch.setenv("LAIOU_DATABASE_URL", built)
+    with psycopg.connect(built) as conn:
+        assert access_problems(conn)[0] == []
+    d = defs()
+    results = {
+        job: d.resolve_job_def(job).execute_in_process(raise_on_error=False, **kwargs)
+        for job, kwargs in [("build_marts", {}), ("refresh_tax_facts", {"partition_key": "2018-12-01"})]
+    }
+    assert all(r.success for r in results.values())
+    with psycopg.connect(built) as conn:
+        problems, state = access_problems(conn)
+    assert problems == []
+    for table in ROW_LEVEL_TABLES:
+        assert state[table]["rls"] and state[table]["forced"], table
+    evaluations = results["build_marts"].get_asset_check_evaluations()
+    access = [e for e in evaluations if e.check_name == "access_as_warehouse_md_says"]
+    assert len(access) == 1 and access[0].passed
+
+    # The check fails when security is taken off.
+    with psycopg.connect(built, autocommit=True) as conn:
+        conn.execute("alter table marts.fct_stats_monthly no force row level security")
+        problems, _ = access_problems(conn)
+        conn.execute("alter table marts.fct_stats_monthly force row level security")
+    assert problems == [
+        "marts.fct_stats_monthly: row-level security not forced with ['all_rows', 'district_rows'] "
+        "(has ['all_rows', 'district_rows'])"
+    ]
+
+
+def test_no_natural_person_name_reaches_the_marts(built):
+    persons = {
+        r[0] for r in fetch(built, "select distinct investor_name from raw.saic_shareholder where investor_type = 'P'")
+    }
+    assert persons
+    text_columns = fetch(
+        built,
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'marts' and data_type in ('text', 'character varying', 'character')",
+    )
+    for table, column in text_columns:
+        values = {r[0] for r in fetch(built, f'select distinct "{column}"::text from marts.{table}')}
+        assert not values & persons, f"marts.{table}.{column} holds a natural person's name"
+
+
+def test_psql_connects_as_laiou_bi_with_the_url_laiou_prints(built, monkeypatch, capsys):
+    import subprocess
+
+    from laiou_assets.cli import main
+
+    monkeypatch.setenv("LAIOU_DATABASE_URL", built)
+    assert main(["db", "url", "--role", BI_ROLE]) == 0
+    url = capsys.readouterr().out.strip()
+    psql = warehouse.EmbeddedServer(warehouse.settings.laiou_home() / "pg").bin_dir / "psql"
+    out = subprocess.run(
+        [str(psql), url, "-Atc", "select current_user, count(*) from marts.mart_laiou_summary_year"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == f"{BI_ROLE}|{fetch(built, 'select count(*) from marts.mart_laiou_summary_year')[0][0]}"
