@@ -134,17 +134,13 @@ def cmd_ui(args) -> int:
     from laiou_assets.defs.dbt.project import dbt_project
 
     dbt_project()  # the manifest must exist before the code location loads
-    dagster = Path(sys.executable).parent / "dagster"
-    argv = [
-        str(dagster),
-        "dev",
-        "-w",
-        str(settings.PROJECT_ROOT / "workspace.yaml"),
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
+    workspace = str(settings.PROJECT_ROOT / "workspace.yaml")
+    if args.read_only:  # for viewers: no runs, no schedule or sensor switches; the daemon runs elsewhere
+        webserver = Path(sys.executable).parent / "dagster-webserver"
+        argv = [str(webserver), "-w", workspace, "--read-only", "-h", args.host, "-p", str(args.port or 3001)]
+    else:
+        argv = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", workspace]
+        argv += ["-h", args.host, "-p", str(args.port or 3000)]
     # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -218,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ui = sub.add_parser("ui", help="serve the Dagster UI")
     ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--port", type=int, help="default 3000, or 3001 with --read-only")
+    ui.add_argument("--read-only", action="store_true", help="viewers: nothing can be launched or switched")
     ui.set_defaults(func=cmd_ui)
 
     args = parser.parse_args(argv)

@@ -17,6 +17,9 @@ LOCATION_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { lo
   ... on RepositoryLocation { repositories { assetNodes { assetKey { path } } } } } } } } }"""
 
 
+PERMISSIONS = "{ permissions { permission value } }"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -33,35 +36,44 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
-def test_ui_serves_the_asset_graph_and_stops_on_sigterm(laiou_env):
+def start_ui(*args: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ)
     # As under `make ui`: the virtualenv is not activated, so its bin/ is not on PATH.
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != Path(sys.prefix) / "bin")
     laiou = str(Path(sys.prefix) / "bin" / "laiou")
     proc = subprocess.Popen(
-        [laiou, "ui", "--port", str(port)],
+        [laiou, "ui", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    return proc, port
+
+
+def loaded_location(port: int) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            entry = graphql(port, LOCATION_QUERY)["data"]["workspaceOrError"]["locationEntries"][0]
+            if entry["loadStatus"] == "LOADED":
+                return entry["locationOrLoadError"]
+        except OSError:
+            pass
+        time.sleep(1)
+    raise AssertionError("the UI did not come up within 120 s")
+
+
+def test_ui_serves_the_asset_graph_and_stops_on_sigterm(laiou_env):
+    proc, port = start_ui()
     try:
-        location = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                entry = graphql(port, LOCATION_QUERY)["data"]["workspaceOrError"]["locationEntries"][0]
-                if entry["loadStatus"] == "LOADED":
-                    location = entry["locationOrLoadError"]
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
-        assert location is not None, "the UI did not come up within 120 s"
+        location = loaded_location(port)
         assert location["__typename"] == "RepositoryLocation", location.get("message")
         keys = {"/".join(n["assetKey"]["path"]) for n in location["repositories"][0]["assetNodes"]}
         assert {"raw/tax_payment", "staging/stg_feeds__tax_vouchers", "marts/mart_laiou_summary_year"} <= keys
+        permissions = {p["permission"]: p["value"] for p in graphql(port, PERMISSIONS)["data"]["permissions"]}
+        assert permissions["launch_pipeline_execution"] is True
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -75,3 +87,16 @@ def test_ui_serves_the_asset_graph_and_stops_on_sigterm(laiou_env):
         time.sleep(1)
         leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert leftover == []
+
+
+def test_read_only_ui_shows_the_assets_but_launches_and_switches_nothing(laiou_env):
+    proc, port = start_ui("--read-only")
+    try:
+        location = loaded_location(port)
+        assert location["__typename"] == "RepositoryLocation", location.get("message")
+        permissions = {p["permission"]: p["value"] for p in graphql(port, PERMISSIONS)["data"]["permissions"]}
+        for refused in ["launch_pipeline_execution", "launch_partition_backfill", "start_schedule", "edit_sensor"]:
+            assert permissions[refused] is False, refused
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
