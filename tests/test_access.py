@@ -169,3 +169,44 @@ def test_psql_connects_as_laiou_bi_with_the_url_laiou_prints(built, monkeypatch,
         check=True,
     ).stdout
     assert out.strip() == f"{BI_ROLE}|{fetch(built, 'select count(*) from marts.mart_laiou_summary_year')[0][0]}"
+
+
+def test_district_packages_open_in_excel_and_equal_the_marts(built):
+    from openpyxl import load_workbook
+
+    from laiou_assets import settings
+
+    result = defs().resolve_job_def("export_district_packages").execute_in_process(partition_key="2018-12-01")
+    assert result.success
+    folder = settings.laiou_home() / "exports" / "201812"
+    current = {r[0] for r in fetch(built, "select district_code from reference.ref_districts where is_current")}
+    assert {p.name for p in folder.iterdir()} == {f"laiou_{c}_201812.xlsx" for c in current}
+
+    district = fetch(
+        built,
+        "select district_code from marts.dim_enterprise where laiou_kind is not null group by 1 order by count(*) desc "
+        "limit 1",
+    )[0][0]
+    book = load_workbook(folder / f"laiou_{district}_201812.xlsx")
+    enterprises = book["来沪企业 enterprises"]
+    usccs = {row[0] for row in enterprises.iter_rows(min_row=3, values_only=True)}
+    expected = fetch(
+        built, f"select uscc from marts.dim_enterprise where district_code = '{district}' and laiou_kind is not null"
+    )
+    assert usccs == {r[0] for r in expected} and len(usccs) == enterprises.max_row - 2
+
+    [(tax_wan, employees)] = fetch(
+        built,
+        f"""select (select sum(f.amount_yuan) / 10000 from marts.fct_tax_monthly f join marts.dim_enterprise d
+                    using (uscc) where d.district_code = '{district}' and d.laiou_kind is not null
+                    and f.tax_month between '2018-01-01' and '2018-12-01'),
+                   (select sum(s.employees) from marts.fct_stats_monthly s join marts.dim_enterprise d using (uscc)
+                    where d.district_code = '{district}' and d.laiou_kind is not null and s.month = '2018-12-01')""",
+    )
+    assert tax_wan > 0 and employees > 0
+    for sheet in ["按来源省份 by province", "按行业 by industry"]:
+        rows = list(book[sheet].iter_rows(min_row=3, values_only=True))
+        assert sum(r[2] for r in rows) == len(usccs), sheet
+        assert round(sum(r[3] for r in rows), 2) == round(float(tax_wan), 2), sheet
+        assert sum(r[5] for r in rows) == employees, sheet
+        assert len(book[sheet]._charts) == 1, sheet

@@ -1,0 +1,55 @@
+"""区县数据包 / the districts' monthly Excel packages, an asset downstream of the marts."""
+
+import dagster as dg
+
+from laiou_assets import settings
+from laiou_assets.exports.district_packages import write_district_packages
+from laiou_assets.partitions import monthly_partitions
+from laiou_assets.resources import WarehouseResource
+
+MARTS_READ = [
+    dg.AssetKey(["marts", n]) for n in ("dim_enterprise", "dim_region", "fct_tax_monthly", "fct_stats_monthly")
+]
+
+
+@dg.asset(
+    key=["exports", "district_packages"],
+    deps=MARTS_READ,
+    partitions_def=monthly_partitions,
+    group_name="exports",
+    kinds={"excel"},
+    description=(
+        "区县数据包 / one Excel workbook per current district for the month, under "
+        "$LAIOU_HOME/exports/<YYYYMM>/: the district's 来沪 enterprises, its tax (year to date) and statistics "
+        "by source province and by industry section, with charts. Figures read from the marts."
+    ),
+)
+def district_packages(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    month = context.partition_time_window.start.date()
+    exports = settings.laiou_home() / "exports"
+    with warehouse.connect() as conn:
+        paths = write_district_packages(conn, month, exports)
+    context.log.info(f"wrote {len(paths)} district packages under {paths[0].parent if paths else exports}")
+    return dg.MaterializeResult(
+        metadata={"workbooks": len(paths), "directory": dg.MetadataValue.path(str(paths[0].parent))}
+    )
+
+
+export_district_packages_job = dg.define_asset_job(
+    name="export_district_packages",
+    selection=[district_packages.key],
+    partitions_def=monthly_partitions,
+    description="区县数据包 / write the districts' Excel packages for a month.",
+)
+
+# On the 15th, once the month's deliveries (due in the first days) are loaded and the marts rebuilt.
+district_packages_schedule = dg.build_schedule_from_partitioned_job(
+    export_district_packages_job, day_of_month=15, hour_of_day=6, name="monthly_district_packages"
+)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[district_packages], jobs=[export_district_packages_job], schedules=[district_packages_schedule]
+    )

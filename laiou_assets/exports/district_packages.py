@@ -1,0 +1,132 @@
+"""区县数据包 / one Excel workbook per current district for a month, from the marts (issue #7).
+
+Each workbook holds the district's 来沪 enterprises, and its tax (year to date through the month, R12) and
+statistics (the month's year-to-date figures, R13) by source province and by industry section, with a
+chart of each. Every figure is read from `marts`, filtered to the district, so it equals what the
+district's own role sees there.
+"""
+
+from datetime import date
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.utils import get_column_letter
+
+from laiou_assets.access import current_districts
+
+ENTERPRISES_SQL = """
+select uscc, name, industry_section, source_province_name, laiou_kind, laiou_level, reg_date, status,
+       laiou_since
+from marts.dim_enterprise
+where district_code = %(district)s and laiou_kind is not null
+order by uscc
+"""
+ENTERPRISE_HEADERS = [
+    "统一社会信用代码 USCC",
+    "企业名称 name",
+    "行业门类 industry section",
+    "来源省份 source province",
+    "来沪类型 kind",
+    "层级 level",
+    "成立日期 registered",
+    "状态 status",
+    "来沪起始 laiou since",
+]
+
+# Tax of the year through the month (万元), and the month's statistics, of the district's 来沪 enterprises.
+BY_SQL = """
+with enterprises as (
+    select uscc, {key} as key, {label} as label
+    from marts.dim_enterprise
+    where district_code = %(district)s and laiou_kind is not null
+),
+tax as (
+    select e.key, sum(f.amount_yuan) / 10000 as tax_wan
+    from marts.fct_tax_monthly f join enterprises e using (uscc)
+    where f.tax_month between date_trunc('year', %(month)s::date) and %(month)s::date
+    group by e.key
+),
+stats as (
+    select e.key, sum(s.revenue_ytd_k) as revenue_ytd_k, sum(s.employees) as employees
+    from marts.fct_stats_monthly s join enterprises e using (uscc)
+    where s.month = %(month)s::date
+    group by e.key
+)
+select e.key, min(e.label) as label, count(*) as enterprises,
+       coalesce(min(tax.tax_wan), 0) as tax_wan,
+       coalesce(min(stats.revenue_ytd_k), 0) as revenue_ytd_k,
+       coalesce(min(stats.employees), 0) as employees
+from enterprises e left join tax using (key) left join stats using (key)
+group by e.key
+order by tax_wan desc, e.key
+"""
+BY = {
+    "province": ("source_province_code", "source_province_name", "按来源省份 by province", "来源省份 province"),
+    "industry": (
+        "industry_section",
+        "(select min(section_name) from marts.dim_industry i where i.section_code = industry_section)",
+        "按行业 by industry",
+        "行业门类 section",
+    ),
+}
+MEASURE_HEADERS = [
+    "来沪企业数 enterprises",
+    "税收(万元) tax YTD",
+    "营业收入(千元) revenue YTD",
+    "从业人员 employees",
+]
+
+
+def package_path(exports: Path, month: date, district: str) -> Path:
+    return exports / f"{month:%Y%m}" / f"laiou_{district}_{month:%Y%m}.xlsx"
+
+
+def write_district_packages(conn, month: date, exports: Path) -> list[Path]:
+    """Write every current district's workbook for `month` (first day); returns the paths written.
+    Each file is written under a temporary name and renamed, so a reader never sees half a workbook."""
+    names = dict(conn.execute("select region_code, region_name from marts.dim_region where level = 'district'"))
+    written = []
+    for district in current_districts():
+        path = package_path(exports, month, district)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        book = _workbook(conn, month, district, names.get(district, district))
+        partial = path.with_suffix(".xlsx.partial")
+        book.save(partial)
+        partial.replace(path)
+        written.append(path)
+    return written
+
+
+def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "来沪企业 enterprises"
+    sheet.append([f"{district_name} ({district}) 来沪企业 / 来沪 enterprises, {month:%Y-%m}"])
+    sheet.append(ENTERPRISE_HEADERS)
+    for row in conn.execute(ENTERPRISES_SQL, {"district": district}):
+        sheet.append(list(row))
+    _widths(sheet, [20, 36, 10, 14, 10, 6, 12, 6, 12])
+    params = {"district": district, "month": month}
+    for key, label, title, header in BY.values():
+        by = book.create_sheet(title)
+        by.append([f"{district_name} ({district}) {title}, {month:%Y} 年 1–{month.month} 月"])
+        by.append(["代码 code", header, *MEASURE_HEADERS])
+        rows = conn.execute(BY_SQL.format(key=key, label=label), params).fetchall()
+        for row in rows:
+            by.append([row[0], row[1], row[2], float(row[3]), float(row[4]), int(row[5])])
+        _widths(by, [10, 18, 14, 14, 18, 14])
+        if rows:
+            chart = BarChart()
+            chart.title = f"税收(万元) tax YTD — {title}"
+            chart.y_axis.title = "万元"
+            chart.add_data(Reference(by, min_col=4, min_row=2, max_row=2 + len(rows)), titles_from_data=True)
+            chart.set_categories(Reference(by, min_col=2, min_row=3, max_row=2 + len(rows)))
+            chart.width, chart.height = 22, 10
+            by.add_chart(chart, "H3")
+    return book
+
+
+def _widths(sheet, widths: list[int]) -> None:
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
