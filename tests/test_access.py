@@ -210,3 +210,30 @@ def test_district_packages_open_in_excel_and_equal_the_marts(built):
         assert round(sum(r[3] for r in rows), 2) == round(float(tax_wan), 2), sheet
         assert sum(r[5] for r in rows) == employees, sheet
         assert len(book[sheet]._charts) == 1, sheet
+
+
+def test_usage_counts_each_reading_roles_statements_by_month(built):
+    from laiou_assets.usage import monthly_usage, take_snapshot
+
+    district = district_role(current_districts()[0])
+    with psycopg.connect(built, autocommit=True) as conn:
+        before = take_snapshot(conn)
+    for role, statements in [(BI_ROLE, 3), (district, 2)]:
+        with as_role(built, role) as conn:
+            for _ in range(statements):
+                conn.execute("select count(*) from marts.mart_laiou_summary_year")
+    result = defs().resolve_job_def("snapshot_mart_usage").execute_in_process()
+    assert result.success
+    with psycopg.connect(built, autocommit=True) as conn:
+        after = dict(
+            conn.execute(
+                "select role, statements from audit.usage_snapshot where taken_at = (select max(taken_at) "
+                "from audit.usage_snapshot)"
+            ).fetchall()
+        )
+        months = monthly_usage(conn)
+    assert after[BI_ROLE] - before[BI_ROLE] == 3
+    assert after[district] - before[district] == 2
+    assert all(after[r] == before[r] for r in before if r not in (BI_ROLE, district))
+    this_month = fetch(built, "select date_trunc('month', max(taken_at))::date from audit.usage_snapshot")[0][0]
+    assert {(r, n) for m, r, n in months if m == this_month} >= {(BI_ROLE, after[BI_ROLE]), (district, after[district])}
