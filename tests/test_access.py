@@ -1,7 +1,9 @@
 """Access to the marts (warehouse.md, Access; issue #7): the BI role, the district roles and row-level
 security, against marts built by `laiou run` from a small generated landing zone."""
 
+import sys
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,6 +15,8 @@ from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from laiou_assets.running import run_everything
 from ops_checks.access import ROW_LEVEL_TABLES, access_problems
 
+LAIOU = str(Path(sys.prefix) / "bin" / "laiou")  # the venv's, even when the test runs from a clone
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, server_url):
@@ -20,6 +24,7 @@ def built(tmp_path_factory, server_url):
     home = tmp_path_factory.mktemp("access")
     landing = home / "landing"
     generate(landing, GeneratorConfig("2018-11", "2018-12", 600, seed=11), progress=lambda _: None)
+    give_an_enterprise_a_hostile_name(landing)
     dbname = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{dbname}"')
@@ -36,6 +41,33 @@ def built(tmp_path_factory, server_url):
         yield url
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{dbname}" with (force)')
+
+
+HOSTILE = 'x\'); drop table marts.dim_enterprise; --\t"引号", 逗号'
+
+
+def give_an_enterprise_a_hostile_name(landing) -> None:
+    """The first enterprise of the 2018-12 delivery gets a name that looks like SQL, with quotes and commas."""
+    import csv
+    import io
+    import json
+
+    from tests.deliveries import write
+
+    folder = landing / "saic_enterprise" / "201812"
+    encoding = json.loads((folder / "saic_enterprise_201812.manifest.json").read_text())["encoding"]
+    text = (
+        (folder / "saic_enterprise_201812.csv").read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
+    )
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows[1][rows[0].index("name")] = HOSTILE
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    write(landing, "saic_enterprise", "201812", out.getvalue(), encoding=encoding)
+
+
+def hostile_uscc(url: str) -> str:
+    return fetch(url, "select uscc from raw.saic_enterprise where _period = '2018-12-01' and _line = 2")[0][0]
 
 
 def as_role(url: str, role: str) -> psycopg.Connection:
@@ -237,3 +269,35 @@ def test_usage_counts_each_reading_roles_statements_by_month(built):
     assert all(after[r] == before[r] for r in before if r not in (BI_ROLE, district))
     this_month = fetch(built, "select date_trunc('month', max(taken_at))::date from audit.usage_snapshot")[0][0]
     assert {(r, n) for m, r, n in months if m == this_month} >= {(BI_ROLE, after[BI_ROLE]), (district, after[district])}
+
+
+def test_the_pandas_example_of_docs_bi_md_runs_as_laiou_bi(built, monkeypatch):
+    import re
+
+    from laiou_assets import settings
+
+    text = (settings.PROJECT_ROOT / "docs" / "bi.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    monkeypatch.setenv("LAIOU_DATABASE_URL", built)
+    monkeypatch.chdir(settings.PROJECT_ROOT)
+    scope: dict = {}
+    exec(compile(example.replace(".venv/bin/laiou", LAIOU), "docs/bi.md", "exec"), scope)  # noqa: S102
+    assert scope["summary"].year.tolist() == [
+        r[0] for r in fetch(built, "select year from marts.mart_laiou_summary_year order by year")
+    ]
+    assert (
+        len(scope["by_province"])
+        == fetch(built, "select count(*) from marts.mart_laiou_by_province_year where year = 2018")[0][0]
+        > 0
+    )
+    with scope["engine"].connect() as conn:
+        assert conn.exec_driver_sql("select current_user").scalar() == BI_ROLE
+
+
+def test_hostile_text_in_a_feed_stays_text_through_the_marts(built):
+    uscc = hostile_uscc(built)
+    assert fetch(built, f"select name from marts.dim_enterprise where uscc = '{uscc}'", BI_ROLE) == [(HOSTILE,)]
+    # Nothing dropped: every enterprise delivered is in the marts, the hostile one included.
+    assert fetch(built, "select count(*) from marts.dim_enterprise") == fetch(
+        built, "select count(distinct uscc) from raw.saic_enterprise"
+    )
