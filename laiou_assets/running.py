@@ -112,25 +112,29 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
 
     if not build:  # only the loads (bench/build.py times the build itself)
         return 1 if failures else 0
-    _say("building the dbt models (staging → intermediate → marts) …")
+    _say("building the dbt models (staging → intermediate → marts), then the district packages …")
     last_month = max(d.partition_key for d in complete)
-    for job, tags in (
+    for job, kwargs in (
         ("build_marts", {}),
         # Every tax month in one run: classification changes can move any month's figures (R12).
-        ("refresh_tax_facts", {RANGE_START: monthly_partitions.get_first_partition_key(), RANGE_END: last_month}),
+        (
+            "refresh_tax_facts",
+            {"tags": {RANGE_START: monthly_partitions.get_first_partition_key(), RANGE_END: last_month}},
+        ),
+        # Then what reads the marts: the districts' packages of the last month, and a usage snapshot.
+        ("export_district_packages", {"partition_key": last_month}),
+        ("snapshot_mart_usage", {}),
     ):
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
             result = definitions.resolve_job_def(job).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET, tags=tags
+                instance=instance, raise_on_error=False, run_config=QUIET, **kwargs
             )
         built = len(result.get_asset_materialization_events())
         checks = result.get_asset_check_evaluations()
         failed_checks = [k.to_user_string() for k in _failed_checks(checks, error=True)]
-        _say(
-            f"dbt {job}: {built} materializations, {sum(e.passed for e in checks)} of {len(checks)} tests passed "
-            f"in {time.perf_counter() - t0:.1f}s"
-        )
+        tests = f", {sum(e.passed for e in checks)} of {len(checks)} tests passed" if checks else ""
+        _say(f"{job}: {built} materializations{tests} in {time.perf_counter() - t0:.1f}s")
         if not result.success or failed_checks:
             failures.append(f"{job} (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
             break
