@@ -107,6 +107,7 @@ def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
     for row in conn.execute(ENTERPRISES_SQL, {"district": district}):
         sheet.append(list(row))
     _widths(sheet, [20, 36, 10, 14, 10, 6, 12, 6, 12])
+    _formats(sheet, {"G": "yyyy-mm-dd", "I": "yyyy-mm-dd"})
     params = {"district": district, "month": month}
     for key, label, title, header in BY.values():
         by = book.create_sheet(title)
@@ -116,6 +117,7 @@ def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
         for row in rows:
             by.append([row[0], row[1], row[2], float(row[3]), float(row[4]), int(row[5])])
         _widths(by, [10, 18, 14, 14, 18, 14])
+        _formats(by, {"C": "#,##0", "D": "#,##0.00", "E": "#,##0.00", "F": "#,##0"})  # full precision kept
         if rows:
             chart = BarChart()
             chart.title = f"税收(万元) tax YTD — {title}"
@@ -130,3 +132,9 @@ def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
 def _widths(sheet, widths: list[int]) -> None:
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
+
+
+def _formats(sheet, formats: dict[str, str]) -> None:
+    for column, number_format in formats.items():
+        for (cell,) in sheet.iter_rows(min_row=3, min_col=ord(column) - 64, max_col=ord(column) - 64):
+            cell.number_format = number_format
