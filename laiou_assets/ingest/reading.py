@@ -33,6 +33,7 @@ from laiou_assets.ingest.landing import FileFault, Manifest
 from laiou_assets.ingest.validate import RowValidator, is_decimal
 
 BLOCK_BYTES = 2 << 20  # read, checked and sent to COPY a block at a time
+BLOCK_ROWS = 50_000  # the exact path hashes its keys this many rows at a time
 
 
 def number_lines(block: bytes, first_line: int) -> bytes | memoryview:
@@ -77,8 +78,9 @@ class DeliveryReader:
         self.summary = ReadSummary(quarantine_path=quarantine_path)
         self.by_reason: Counter[str] = Counter()
         self.next_line = 2  # the header is line 1
-        self.keys: list[pa.Table] = []  # key columns, _line and control value of every row sent to COPY
-        self.key_hashes: list[np.ndarray] = []  # and a 64-bit hash of each one's key
+        # Of every row sent to COPY: a 64-bit hash of its key and its line (12 bytes a row, whatever the file).
+        self.key_hashes: list[np.ndarray] = []
+        self.key_lines: list[np.ndarray] = []
 
     def __iter__(self) -> Iterator[bytes | memoryview]:
         with (
@@ -109,36 +111,37 @@ class DeliveryReader:
     def _retract_duplicates(self, spool) -> None:
         """Duplicate keys among the rows sent to COPY: the first occurrence stays, later ones are retracted.
 
-        Decided once for the whole file (one hash aggregation) rather than row by row; a file with
-        duplicates (a producer error) is read a second time to quarantine those rows as delivered.
+        Decided once for the whole file from the keys' hashes (one sort); only when a hash repeats is the file
+        read a second time, for the rows with a repeated hash, to compare their keys exactly and quarantine
+        the later occurrences as delivered.
         """
-        if not self.keys:
+        if not self.key_hashes:
             return
-        sent = pa.concat_tables(self.keys)
-        self.keys = []
-        key = list(self.feed.key)
-        hashes = np.sort(np.concatenate(self.key_hashes))
-        self.key_hashes = []
-        if not (hashes[1:] == hashes[:-1]).any():
-            return  # no key twice (equal keys have equal hashes): the usual case, decided by one sort
-        counts = sent.group_by(key).aggregate([("_line", "count")])
-        repeated = counts.filter(pc.greater(counts["_line_count"], 1))
-        if repeated.num_rows == 0:
-            return
-        rows = sent.join(repeated.select(key), key).sort_by("_line").to_pylist()
+        hashes = np.concatenate(self.key_hashes)
+        lines = np.concatenate(self.key_lines)
+        self.key_hashes, self.key_lines = [], []
+        order = np.argsort(hashes, kind="stable")
+        ranked = hashes[order]
+        repeated = np.zeros(len(ranked), dtype=bool)
+        same = ranked[1:] == ranked[:-1]
+        if not same.any():
+            return  # no key twice (equal keys have equal hashes): the usual case
+        repeated[1:] |= same
+        repeated[:-1] |= same
+        candidates = set(lines[order[repeated]].tolist())
+        key_pos = [self.header.index(k) for k in self.feed.key]
         first: set[tuple] = set()
         later: dict[int, tuple] = {}
-        for row in rows:
-            k = tuple(row[c] for c in key)
+        for line, fields, text in _records_at(self.path, self.manifest, candidates):  # in line order
+            k = tuple(fields[i] for i in key_pos)
             if k in first:
-                later[row["_line"]] = (k, Decimal(row[self.feed.control_column]))
+                later[line] = (k, Decimal(fields[self.ctl]), text)
             else:
                 first.add(k)
         writer = csv.writer(spool)
-        for line, text in _records_at(self.path, self.manifest, set(later)):
-            k, control = later[line]
-            detail = f"{'+'.join(key)}={'+'.join(k)} already in this file"
-            writer.writerow((line, text, "duplicate_key", detail))
+        key = "+".join(self.feed.key)
+        for line, (k, control, text) in sorted(later.items()):
+            writer.writerow((line, text, "duplicate_key", f"{key}={'+'.join(k)} already in this file"))
             self.by_reason["duplicate_key"] += 1
             self.summary.quarantined += 1
             self.summary.loaded -= 1
@@ -201,23 +204,18 @@ class DeliveryReader:
         self.next_line += n
         return chunk
 
-    def _remember_keys(self, sent: pa.Table) -> None:
-        """Keep the keys (with _line and control value) of rows sent to COPY, for the duplicate check."""
-        self.keys.append(sent)
-        combined = np.zeros(sent.num_rows, dtype=np.uint64)
+    def _remember_keys(self, keys: list[pa.Array], lines: np.ndarray) -> None:
+        """Keep a hash of the key of each row sent to COPY, with its line, for the duplicate check."""
+        combined = np.zeros(len(lines), dtype=np.uint64)
         with np.errstate(over="ignore"):
-            for k in self.feed.key:
-                combined = combined * MULTIPLIER + hash64(sent[k])
+            for values in keys:
+                combined = combined * MULTIPLIER + hash64(values)
         self.key_hashes.append(combined)
+        self.key_lines.append(np.asarray(lines, dtype=np.int32))
 
     def _as_delivered(self, table, utf8: bytes) -> bytes | memoryview:
-        lines = pa.array(np.arange(self.next_line, self.next_line + table.num_rows))
-        self._remember_keys(
-            pa.table(
-                [*(table.column(k) for k in self.feed.key), lines, table.column(self.feed.control_column)],
-                names=[*self.feed.key, "_line", self.feed.control_column],
-            )
-        )
+        lines = np.arange(self.next_line, self.next_line + table.num_rows)
+        self._remember_keys([table.column(k) for k in self.feed.key], lines)
         self.summary.loaded += table.num_rows
         control = pc.sum(pc.cast(table.column(self.feed.control_column), pa.decimal128(18, 2))).as_py()
         self.summary.total_loaded += control or 0
@@ -230,7 +228,7 @@ class DeliveryReader:
         arrays = [pa.array(self.next_line + np.flatnonzero(good))]
         arrays += [pc.if_else(pc.equal(kept.column(c), ""), null, kept.column(c)) for c in self.header]
         rows = pa.table(arrays, names=["_line", *self.header])
-        self._remember_keys(rows.select([*self.feed.key, "_line", self.feed.control_column]))
+        self._remember_keys([rows.column(k) for k in self.feed.key], self.next_line + np.flatnonzero(good))
         out = io.BytesIO()
         try:  # unquoted is less for PostgreSQL to parse; Arrow refuses it if a value needs quotes
             pacsv.write_csv(rows, out, pacsv.WriteOptions(include_header=False, quoting_style="none"))
@@ -248,14 +246,19 @@ class DeliveryReader:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         key_pos = [self.header.index(k) for k in self.feed.key]
-        ctl_pos = self.header.index(self.feed.control_column)
-        exact_keys: list[tuple] = []
+        keys: list[list[str]] = [[] for _ in key_pos]  # of the rows sent, hashed every BLOCK_ROWS rows
+        lines: list[int] = []
         for line, fields, text in _records(self.path, self.manifest, blocks, self.next_line):
             self.summary.records += 1
             fault = self.validator.row_fault(fields)
             if fault is None:
                 writer.writerow((line, *(value or None for value in fields)))
-                exact_keys.append((*(fields[k] for k in key_pos), line, fields[ctl_pos]))
+                for values, k in zip(keys, key_pos, strict=True):
+                    values.append(fields[k])
+                lines.append(line)
+                if len(lines) >= BLOCK_ROWS:
+                    self._remember_keys([pa.array(v, pa.string()) for v in keys], np.array(lines))
+                    keys, lines = [[] for _ in key_pos], []
                 self.summary.loaded += 1
                 # A loaded row passed the control column's required-decimal check: it always counts.
                 self.summary.total_loaded += Decimal(fields[self.ctl])
@@ -266,15 +269,8 @@ class DeliveryReader:
             else:
                 self._quarantine(line, text, fields, fault)
         yield out.getvalue().encode()
-        if exact_keys:
-            columns = list(zip(*exact_keys, strict=True))
-            self._remember_keys(
-                pa.table(
-                    [pa.array(c, pa.string()) for c in columns[: len(key_pos)]]
-                    + [pa.array(columns[-2], pa.int64()), pa.array(columns[-1], pa.string())],
-                    names=[*self.feed.key, "_line", self.feed.control_column],
-                )
-            )
+        if lines:
+            self._remember_keys([pa.array(v, pa.string()) for v in keys], np.array(lines))
 
 
 class _Blocks:
@@ -378,11 +374,11 @@ def _records(path: Path, manifest: Manifest, blocks: Iterator[bytes], first_line
         start = line_no + 1
 
 
-def _records_at(path: Path, manifest: Manifest, starts: set[int]) -> Iterator[tuple[int, str]]:
-    """(line, text as delivered) of the records that start at the given lines (a second, exact pass)."""
+def _records_at(path: Path, manifest: Manifest, starts: set[int]) -> Iterator[tuple[int, list[str], str]]:
+    """(line, fields, text as delivered) of the records that start at the given lines (a second, exact pass)."""
     with open(path, "rb") as binary:
         source = _Blocks(binary)
         source.readline()  # the header
-        for line, _fields, text in _records(path, manifest, source.blocks(), 2):
+        for line, fields, text in _records(path, manifest, source.blocks(), 2):
             if line in starts:
-                yield line, text
+                yield line, fields, text
