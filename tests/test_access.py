@@ -245,11 +245,14 @@ def test_district_packages_open_in_excel_and_equal_the_marts(built):
 
 
 def test_usage_counts_each_reading_roles_statements_by_month(built):
-    from laiou_assets.usage import monthly_usage, take_snapshot
+    from laiou_assets.usage import UsageUnavailable, monthly_usage, take_snapshot
 
     district = district_role(current_districts()[0])
     with psycopg.connect(built, autocommit=True) as conn:
-        before = take_snapshot(conn)
+        try:
+            before = take_snapshot(conn)
+        except UsageUnavailable as exc:  # an external server without the extension; the embedded one has it
+            pytest.skip(str(exc))
     for role, statements in [(BI_ROLE, 3), (district, 2)]:
         with as_role(built, role) as conn:
             for _ in range(statements):
