@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from laiou_assets import warehouse
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from tests.scratch import scratch_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -29,21 +28,8 @@ def server_url(tmp_path_factory) -> str:
 @pytest.fixture
 def laiou_env(tmp_path, server_url, monkeypatch) -> dict:
     """A fresh database, LAIOU_HOME, landing zone and Dagster instance for one test."""
-    dbname = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{dbname}"')
-    url = warehouse.with_dbname(server_url, dbname)
-    env = {
-        "LAIOU_DATABASE_URL": url,
-        "LAIOU_HOME": str(tmp_path / "home"),
-        "LAIOU_LANDING_DIR": str(tmp_path / "landing"),
-        "DAGSTER_HOME": str(tmp_path / "dagster"),
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    yield {**env, "landing": Path(env["LAIOU_LANDING_DIR"])}
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{dbname}" with (force)')
+    with scratch_warehouse(server_url, tmp_path, monkeypatch) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,28 @@
 """Access to the marts (warehouse.md, Access; issue #7): the BI role, the district roles and row-level
 security, against marts built by `laiou run` from a small generated landing zone."""
 
+import csv
+import io
+import json
+import re
+import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+from openpyxl import load_workbook
 
-from laiou_assets import warehouse
+from laiou_assets import settings, warehouse
 from laiou_assets.access import BI_ROLE, current_districts, district_role
+from laiou_assets.cli import main
 from laiou_assets.definitions import defs
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from laiou_assets.running import run_everything
+from laiou_assets.usage import UsageUnavailable, monthly_usage, take_snapshot
 from ops_checks.access import ROW_LEVEL_TABLES, access_problems
+from tests.deliveries import write
+from tests.scratch import scratch_warehouse
 
 LAIOU = str(Path(sys.prefix) / "bin" / "laiou")  # the venv's, even when the test runs from a clone
 
@@ -25,22 +34,9 @@ def built(tmp_path_factory, server_url):
     landing = home / "landing"
     generate(landing, GeneratorConfig("2018-11", "2018-12", 600, seed=11), progress=lambda _: None)
     give_an_enterprise_a_hostile_name(landing)
-    dbname = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{dbname}"')
-    url = warehouse.with_dbname(server_url, dbname)
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {
-            "LAIOU_DATABASE_URL": url,
-            "LAIOU_HOME": str(home / "home"),
-            "LAIOU_LANDING_DIR": str(landing),
-            "DAGSTER_HOME": str(home / "dagster"),
-        }.items():
-            mp.setenv(key, value)
+    with pytest.MonkeyPatch.context() as mp, scratch_warehouse(server_url, home, mp, landing) as env:
         assert run_everything() == 0
-        yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{dbname}" with (force)')
+        yield env["LAIOU_DATABASE_URL"]
 
 
 HOSTILE = 'x\'); drop table marts.dim_enterprise; --\t"引号", 逗号'
@@ -48,12 +44,6 @@ HOSTILE = 'x\'); drop table marts.dim_enterprise; --\t"引号", 逗号'
 
 def give_an_enterprise_a_hostile_name(landing) -> None:
     """The first enterprise of the 2018-12 delivery gets a name that looks like SQL, with quotes and commas."""
-    import csv
-    import io
-    import json
-
-    from tests.deliveries import write
-
     folder = landing / "saic_enterprise" / "201812"
     encoding = json.loads((folder / "saic_enterprise_201812.manifest.json").read_text())["encoding"]
     text = (
@@ -113,13 +103,12 @@ def test_a_district_role_sees_only_its_district_and_cannot_widen_that(built):
     seen = fetch(built, "select distinct district_code from marts.dim_enterprise", role)
     assert seen == [(district,)]
     assert fetch(built, "select count(*) from marts.dim_enterprise", role) == [(counts[district],)]
-    for fact in ["fct_tax_monthly", "fct_stats_monthly"]:
+    for fact, measure in {"fct_tax_monthly": "amount_yuan", "fct_stats_monthly": "employees"}.items():
         expected = fetch(
             built,
-            f"select count(*), sum(f.{'amount_yuan' if fact == 'fct_tax_monthly' else 'employees'}) "
+            f"select count(*), sum(f.{measure}) "
             f"from marts.{fact} f join marts.dim_enterprise d using (uscc) where d.district_code = '{district}'",
         )
-        measure = "amount_yuan" if fact == "fct_tax_monthly" else "employees"
         assert fetch(built, f"select count(*), sum({measure}) from marts.{fact}", role) == expected, fact
         assert expected[0][0] > 0, fact
     # Aggregate marts are whole for every district.
@@ -186,14 +175,10 @@ def test_no_natural_person_name_reaches_the_marts(built):
 
 
 def test_psql_connects_as_laiou_bi_with_the_url_laiou_prints(built, monkeypatch, capsys):
-    import subprocess
-
-    from laiou_assets.cli import main
-
     monkeypatch.setenv("LAIOU_DATABASE_URL", built)
     assert main(["db", "url", "--role", BI_ROLE]) == 0
     url = capsys.readouterr().out.strip()
-    psql = warehouse.EmbeddedServer(warehouse.settings.laiou_home() / "pg").bin_dir / "psql"
+    psql = warehouse.EmbeddedServer(settings.laiou_home() / "pg").bin_dir / "psql"
     out = subprocess.run(
         [str(psql), url, "-Atc", "select current_user, count(*) from marts.mart_laiou_summary_year"],
         capture_output=True,
@@ -204,10 +189,6 @@ def test_psql_connects_as_laiou_bi_with_the_url_laiou_prints(built, monkeypatch,
 
 
 def test_district_packages_open_in_excel_and_equal_the_marts(built):
-    from openpyxl import load_workbook
-
-    from laiou_assets import settings
-
     result = defs().resolve_job_def("export_district_packages").execute_in_process(partition_key="2018-12-01")
     assert result.success
     folder = settings.laiou_home() / "exports" / "201812"
@@ -245,8 +226,6 @@ def test_district_packages_open_in_excel_and_equal_the_marts(built):
 
 
 def test_usage_counts_each_reading_roles_statements_by_month(built):
-    from laiou_assets.usage import UsageUnavailable, monthly_usage, take_snapshot
-
     district = district_role(current_districts()[0])
     with psycopg.connect(built, autocommit=True) as conn:
         try:
@@ -275,10 +254,6 @@ def test_usage_counts_each_reading_roles_statements_by_month(built):
 
 
 def test_the_pandas_example_of_docs_bi_md_runs_as_laiou_bi(built, monkeypatch):
-    import re
-
-    from laiou_assets import settings
-
     text = (settings.PROJECT_ROOT / "docs" / "bi.md").read_text(encoding="utf-8")
     [example] = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     monkeypatch.setenv("LAIOU_DATABASE_URL", built)

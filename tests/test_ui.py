@@ -36,6 +36,10 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
+def permissions(port: int) -> dict[str, bool]:
+    return {p["permission"]: p["value"] for p in graphql(port, PERMISSIONS)["data"]["permissions"]}
+
+
 def start_ui(*args: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ)
@@ -72,8 +76,7 @@ def test_ui_serves_the_asset_graph_and_stops_on_sigterm(laiou_env):
         assert location["__typename"] == "RepositoryLocation", location.get("message")
         keys = {"/".join(n["assetKey"]["path"]) for n in location["repositories"][0]["assetNodes"]}
         assert {"raw/tax_payment", "staging/stg_feeds__tax_vouchers", "marts/mart_laiou_summary_year"} <= keys
-        permissions = {p["permission"]: p["value"] for p in graphql(port, PERMISSIONS)["data"]["permissions"]}
-        assert permissions["launch_pipeline_execution"] is True
+        assert permissions(port)["launch_pipeline_execution"] is True
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -94,9 +97,9 @@ def test_read_only_ui_shows_the_assets_but_launches_and_switches_nothing(laiou_e
     try:
         location = loaded_location(port)
         assert location["__typename"] == "RepositoryLocation", location.get("message")
-        permissions = {p["permission"]: p["value"] for p in graphql(port, PERMISSIONS)["data"]["permissions"]}
+        allowed = permissions(port)
         for refused in ["launch_pipeline_execution", "launch_partition_backfill", "start_schedule", "edit_sensor"]:
-            assert permissions[refused] is False, refused
+            assert allowed[refused] is False, refused
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

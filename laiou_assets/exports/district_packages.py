@@ -11,7 +11,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from laiou_assets.access import current_districts
 
@@ -78,8 +78,12 @@ MEASURE_HEADERS = [
 ]
 
 
+def month_folder(exports: Path, month: date) -> Path:
+    return exports / f"{month:%Y%m}"
+
+
 def package_path(exports: Path, month: date, district: str) -> Path:
-    return exports / f"{month:%Y%m}" / f"laiou_{district}_{month:%Y%m}.xlsx"
+    return month_folder(exports, month) / f"laiou_{district}_{month:%Y%m}.xlsx"
 
 
 def write_district_packages(conn, month: date, exports: Path) -> list[Path]:
@@ -136,5 +140,6 @@ def _widths(sheet, widths: list[int]) -> None:
 
 def _formats(sheet, formats: dict[str, str]) -> None:
     for column, number_format in formats.items():
-        for (cell,) in sheet.iter_rows(min_row=3, min_col=ord(column) - 64, max_col=ord(column) - 64):
+        index = column_index_from_string(column)
+        for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
             cell.number_format = number_format

@@ -56,9 +56,19 @@ def parse_block(data: bytes, header: list[str]) -> pa.Table:
     return table
 
 
+def _offsets(values: pa.Array) -> np.ndarray:
+    """The string array's n + 1 offsets into its data buffer (an Arrow slice starts at values.offset)."""
+    return np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+
+
+def _lengths(values: pa.Array) -> np.ndarray:
+    """Byte length of each string, from its offsets."""
+    return np.diff(_offsets(values))
+
+
 def _fixed_width(values: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose value is `width` bytes long, and those values' bytes as an (n, width) uint8 matrix."""
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    offsets = _offsets(values)
     sized = np.diff(offsets) == width
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     if sized.all():  # the usual case: the values' bytes are already an (n, width) matrix
@@ -78,15 +88,14 @@ def hash64(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     little-endian 64-bit words, so a string's hash depends only on its bytes, whatever block it is in.
     """
     values = one_array(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-    lengths = np.diff(offsets)
+    lengths = _lengths(values)
     h = np.empty(len(values), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for width in np.unique(lengths):
             if width == 0:
                 h[lengths == 0] = MULTIPLIER
                 continue
-            rows, matrix = _of_width(values, offsets, lengths, int(width))
+            rows, matrix = _fixed_width(values, int(width))
             padded = -(-int(width) // 8) * 8
             if padded != width:
                 matrix = np.concatenate([matrix, np.zeros((len(matrix), padded - width), np.uint8)], axis=1)
@@ -97,20 +106,6 @@ def hash64(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
                 acc ^= acc >> np.uint64(29)
             h[rows] = acc
     return h
-
-
-def _of_width(values: pa.Array, offsets: np.ndarray, lengths: np.ndarray, width: int):
-    """(rows, their bytes as an (n, width) uint8 matrix) of the values `width` bytes long."""
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
-    if (lengths == width).all():
-        return slice(None), data[offsets[0] : offsets[-1]].reshape(-1, width)
-    rows = np.flatnonzero(lengths == width)
-    return rows, data[offsets[:-1][rows][:, None] + np.arange(width)]
-
-
-def _lengths(values: pa.Array) -> np.ndarray:
-    """Byte length of each string, from its offsets."""
-    return np.diff(np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1])
 
 
 def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from laiou_assets import settings
-from laiou_assets.exports.district_packages import write_district_packages
+from laiou_assets.exports.district_packages import month_folder, write_district_packages
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 
@@ -29,10 +29,9 @@ def district_packages(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     exports = settings.laiou_home() / "exports"
     with warehouse.connect() as conn:
         paths = write_district_packages(conn, month, exports)
-    context.log.info(f"wrote {len(paths)} district packages under {paths[0].parent if paths else exports}")
-    return dg.MaterializeResult(
-        metadata={"workbooks": len(paths), "directory": dg.MetadataValue.path(str(paths[0].parent))}
-    )
+    folder = month_folder(exports, month)
+    context.log.info(f"wrote {len(paths)} district packages under {folder}")
+    return dg.MaterializeResult(metadata={"workbooks": len(paths), "directory": dg.MetadataValue.path(str(folder))})
 
 
 export_district_packages_job = dg.define_asset_job(
