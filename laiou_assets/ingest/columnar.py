@@ -20,18 +20,25 @@ _DECIMAL = f"^{DECIMAL_PATTERN}$"
 _INT = f"^{INT_PATTERN}$"
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
-_LUT = np.full(256, -1, dtype=np.int64)
+_LUT = np.full(256, -1, dtype=np.int8)
 for _i, _ch in enumerate(codes.USCC_ALPHABET):
     _LUT[ord(_ch)] = _i
-_WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int64)
+_WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int32)
 
 
 class Anomaly(Exception):
     """The block is not one record per line, or Arrow cannot read it: the exact path takes over."""
 
 
-def parse_block(data: bytes, header: list[str]) -> pa.Table:
-    """One block of whole lines (UTF-8) → a table of strings, one row per line, or Anomaly.
+def line_ends(data: bytes) -> np.ndarray:
+    """Offset just past each line of a block of whole lines (the last line may lack its LF)."""
+    src = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(src == ord("\n")) + 1
+    return ends if not len(src) or src[-1] == ord("\n") else np.append(ends, len(src))
+
+
+def parse_block(data: bytes, header: list[str], lines: int) -> pa.Table:
+    """One block of `lines` whole lines (UTF-8) → a table of strings, one row per line, or Anomaly.
 
     A row with the wrong number of fields makes Arrow raise (no invalid-row handler: a Python callback
     doubles the parsing time); UTF-8 is checked only when the block is not plain ASCII.
@@ -50,7 +57,6 @@ def parse_block(data: bytes, header: list[str]) -> pa.Table:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise Anomaly(str(exc)) from exc
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if table.num_rows != lines:
         raise Anomaly("blank line or a record over several lines")
     return table
@@ -159,11 +165,13 @@ def _valid_months(values: pa.Array) -> np.ndarray:
 
 
 def _valid_uscc(values: pa.Array, allow_legacy: bool) -> np.ndarray:
-    """R1 check character over a whole column (one numpy dot product for every 18-character code)."""
-    ok, m = _fixed_width(values, 18)
+    """R1 check character over a whole column (one matrix product for every 18-character code)."""
+    ok = _lengths(values) == 18
+    # Arrow's filter leaves the 18-byte values contiguous: cheaper than gathering them by fancy indexing.
+    _, m = _fixed_width(values if ok.all() else values.filter(pa.array(ok)), 18)
     idx = _LUT[m]
-    known = (idx >= 0).all(axis=1)
-    ok[ok] = known & ((31 - (idx[:, :17] @ _WEIGHTS) % 31) % 31 == idx[:, 17])
+    known = idx.min(axis=1) >= 0
+    ok[ok] = known & ((31 - (idx[:, :17].astype(np.int32) @ _WEIGHTS) % 31) % 31 == idx[:, 17])
     if allow_legacy:  # R9: a 15-character taxpayer_id is a legacy 税务登记号, resolved downstream
         ok |= pc.utf8_length(values).to_numpy(zero_copy_only=False) == 15
     return ok
