@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pandas  # noqa: F401  pyarrow imports it on its first pa.array (0.4 s): here, not during a load
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
