@@ -71,7 +71,7 @@ def cmd_generate(args) -> int:
     from laiou_assets.generate.faults import FaultPlan
 
     try:
-        faults = FaultPlan.parse(args.row_fault, args.file_fault)
+        faults = FaultPlan.parse(args.row_fault, args.file_fault, args.anomaly)
     except ValueError as exc:
         print(f"laiou generate: {exc}", file=sys.stderr)
         return 2
@@ -187,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FAULT=FEED/YYYY-MM",
         help="break one delivery: manifest_missing, manifest_unreadable, csv_missing, sha256_mismatch, "
         "missing_column, unknown_column, undecodable, row_count or control_total; repeatable",
+    )
+    gen.add_argument(
+        "--anomaly",
+        action="append",
+        default=[],
+        metavar="KIND=FEED/YYYY-MM",
+        help="a delivery that loads but that the inspection checks flag: late, missing, short, skewed, orphans "
+        "or repeated (docs/generator.md); repeatable",
     )
     gen.add_argument(
         "--sidecar",

@@ -42,6 +42,25 @@ def district_codes() -> frozenset[str]:
 
 
 @cache
+def district_successors() -> dict[str, str]:
+    """R2: each district code (current or retired) → the current code it counts as."""
+    return {r["district_code"]: r["successor_code"] for r in _seed_rows("ref_districts")}
+
+
+def industry_section(division: str) -> str:
+    """GB/T 4754 section letter of a two-digit division, or "?" outside every section."""
+    for section, low, high in _industry_sections():
+        if low <= division <= high:
+            return section
+    return "?"
+
+
+@cache
+def _industry_sections() -> tuple[tuple[str, str, str], ...]:
+    return tuple((r["section_code"], r["division_from"], r["division_to"]) for r in _seed_rows("ref_industry_sections"))
+
+
+@cache
 def current_district_codes() -> tuple[str, ...]:
     return tuple(r["district_code"] for r in _seed_rows("ref_districts") if r["is_current"] == "true")
 

@@ -5,6 +5,7 @@ import dagster as dg
 
 from laiou_assets.access import BI_ROLE, DISTRICTS_GROUP
 from laiou_assets.resources import WarehouseResource
+from ops_checks.runbook import Finding, check_result
 
 ROW_LEVEL_TABLES = ["dim_enterprise", "fct_tax_monthly", "fct_stats_monthly"]
 POLICIES = {"district_rows", "all_rows"}
@@ -52,8 +53,5 @@ def access_problems(conn) -> tuple[list[str], dict]:
 def access_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         problems, state = access_problems(conn)
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"problems": "\n".join(problems) or "none", "marts": dg.MetadataValue.json(state)},
-    )
+    finding = Finding(not problems, {"problem": "; ".join(problems) or None, "marts": dg.MetadataValue.json(state)})
+    return check_result("access_as_warehouse_md_says", dg.AssetCheckSeverity.ERROR, {"all": finding})

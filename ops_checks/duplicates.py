@@ -4,13 +4,11 @@ feeds.md calls it a producer error: the check reports it (WARN, it does not bloc
 count each voucher once, at its earliest delivery (stg_feeds__tax_vouchers).
 """
 
-import warnings
-
 import dagster as dg
 
-from laiou_assets.defs.feeds.assets import raw_asset_key
-from laiou_assets.partitions import monthly_partitions
-from laiou_assets.resources import WarehouseResource
+from laiou_assets.contract import FEEDS
+from ops_checks.feeds import partition_check
+from ops_checks.runbook import Finding
 
 SAMPLE = 10
 
@@ -29,38 +27,19 @@ def repeated_vouchers(conn, partition_key: str) -> list[tuple[str, int, object]]
     return conn.execute(REPEATED_SQL, {"period": partition_key}).fetchall()
 
 
+def repeated_voucher_finding(conn, partition_key: str) -> Finding:
+    rows = repeated_vouchers(conn, partition_key)
+    sample = [{"voucher_no": v, "line": line, "first_delivered": str(first)[:7]} for v, line, first in rows[:SAMPLE]]
+    facts = {"month": partition_key[:7], "repeated_vouchers": len(rows)}
+    return Finding(not rows, facts, sample)
+
+
 def build_repeated_voucher_check() -> dg.AssetChecksDefinition:
-    with warnings.catch_warnings():  # partition-aware checks are a preview feature of dagster 1.13
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-
-        @dg.asset_check(
-            asset=raw_asset_key("tax_payment"),
-            name="no_voucher_from_an_earlier_delivery",
-            partitions_def=monthly_partitions,
-            description=(
-                "重复税票 / no voucher_no of this month was already delivered in an earlier month (feeds.md: a "
-                "producer error). WARN: the marts count such a voucher once, at its earliest delivery."
-            ),
-        )
-        def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-            found = {}
-            with warehouse.connect() as conn:
-                for key in context.partition_keys:
-                    found[key] = repeated_vouchers(conn, key)
-            repeats = sum(len(v) for v in found.values())
-            sample = [
-                {"month": k[:7], "voucher_no": v, "line": line, "first_delivered": str(first)[:7]}
-                for k, rows in found.items()
-                for v, line, first in rows[:SAMPLE]
-            ][:SAMPLE]
-            return dg.AssetCheckResult(
-                passed=repeats == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "months_checked": len(found),
-                    "repeated_vouchers": repeats,
-                    "sample": dg.MetadataValue.json(sample),
-                },
-            )
-
-    return _check
+    return partition_check(
+        FEEDS["tax_payment"],
+        "no_voucher_from_an_earlier_delivery",
+        "重复税票 / no voucher_no of this month was already delivered in an earlier month (feeds.md: a producer "
+        "error). WARN: the marts count such a voucher once, at its earliest delivery.",
+        dg.AssetCheckSeverity.WARN,
+        lambda conn, landing, f, key, t: repeated_voucher_finding(conn, key),
+    )

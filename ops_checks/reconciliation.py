@@ -5,14 +5,11 @@ raw.<feed> and audit.quarantine are the ones the load log says; the control tota
 recomputed from raw.<feed>, plus that of the quarantined rows, equals the manifest's (feeds.md).
 """
 
-import warnings
-
 import dagster as dg
 
 from laiou_assets.contract import FEEDS
-from laiou_assets.defs.feeds.assets import raw_asset_key
-from laiou_assets.partitions import monthly_partitions
-from laiou_assets.resources import WarehouseResource
+from ops_checks.feeds import partition_check
+from ops_checks.runbook import Finding
 
 RECONCILE_SQL = """
 with last_load as (
@@ -37,7 +34,7 @@ from (select 1) as one left join ok_load on true
 """
 
 
-def reconcile_month(conn, feed_name: str, partition_key: str) -> tuple[bool, dict]:
+def reconcile_month(conn, feed_name: str, partition_key: str) -> Finding:
     feed = FEEDS[feed_name]
     row = conn.execute(
         RECONCILE_SQL.format(feed=feed.name, column=feed.control_column),
@@ -57,7 +54,7 @@ def reconcile_month(conn, feed_name: str, partition_key: str) -> tuple[bool, dic
         quarantine_rows,
     ) = row
     facts = {
-        "month": partition_key,
+        "month": partition_key[:7],
         "last_outcome": outcome,
         "manifest_rows": rows,
         "loaded": loaded,
@@ -69,9 +66,9 @@ def reconcile_month(conn, feed_name: str, partition_key: str) -> tuple[bool, dic
         f"control_total_{feed.control_column}_quarantined": str(total_quarantined),
     }
     if outcome is None:
-        return False, {**facts, "problem": "never loaded"}
+        return Finding(False, {**facts, "problem": "never loaded"})
     if outcome != "loaded":
-        return False, {**facts, "problem": f"the latest load failed: {message}"}
+        return Finding(False, {**facts, "problem": f"the latest load failed: {message}"})
     problems = []
     if loaded + quarantined != rows:
         problems.append(f"loaded {loaded} + quarantined {quarantined} ≠ manifest rows {rows}")
@@ -81,43 +78,18 @@ def reconcile_month(conn, feed_name: str, partition_key: str) -> tuple[bool, dic
         problems.append(f"audit.quarantine holds {quarantine_rows} rows, the load logged {quarantined}")
     if raw_total != total_loaded or raw_total + total_quarantined != expected:
         problems.append(f"control total: raw {raw_total} + quarantined {total_quarantined} ≠ manifest {expected}")
-    return not problems, {**facts, "problem": "; ".join(problems) or "none"}
-
-
-def build_reconciliation_check(feed_name: str) -> dg.AssetChecksDefinition:
-    # Partition-aware checks are a preview feature of dagster 1.13; we use them on purpose so that each
-    # month is checked on its own.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _reconciliation_check(feed_name)
-
-
-def _reconciliation_check(feed_name: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=raw_asset_key(feed_name),
-        name="reconciles_with_manifest",
-        partitions_def=monthly_partitions,
-        blocking=True,
-        description=(
-            f"对账 / reconciliation of raw.{feed_name}: loaded + quarantined = manifest rows, and the control "
-            f"total of {FEEDS[feed_name].control_column} matches the manifest (feeds.md). Blocks the dbt models."
-        ),
-    )
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        results = {}
-        with warehouse.connect() as conn:
-            for key in context.partition_keys:
-                results[key] = reconcile_month(conn, feed_name, key)
-        failed = {k: facts for k, (ok, facts) in results.items() if not ok}
-        metadata = {"months_checked": len(results), "months_failed": len(failed)}
-        if len(results) == 1:
-            metadata.update({k: v for k, v in next(iter(results.values()))[1].items() if v is not None})
-        if failed:
-            metadata["failures"] = dg.MetadataValue.json(failed)
-        return dg.AssetCheckResult(passed=not failed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
-
-    return _check
+    return Finding(not problems, {**facts, "problem": "; ".join(problems) or "none"})
 
 
 def reconciliation_checks() -> list[dg.AssetChecksDefinition]:
-    return [build_reconciliation_check(name) for name in FEEDS]
+    return [
+        partition_check(
+            feed,
+            "reconciles_with_manifest",
+            f"对账 / reconciliation of raw.{feed.name}: loaded + quarantined = manifest rows, and the control total "
+            f"of {feed.control_column} matches the manifest (feeds.md). ERROR: blocks the marts.",
+            dg.AssetCheckSeverity.ERROR,
+            lambda conn, landing, f, key, t: reconcile_month(conn, f, key),
+        )
+        for feed in FEEDS.values()
+    ]

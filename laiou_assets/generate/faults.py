@@ -70,15 +70,36 @@ FILE_FAULTS = (
 )
 
 
+# Anomalies: deliveries that load cleanly but that the inspection layer (ops_checks/feeds.py) must flag.
+ANOMALIES = {
+    "late": "produced on the 28th of the following month, after the due day",
+    "missing": "not delivered at all (neither CSV nor manifest)",
+    "short": "only 30 % of its records",
+    "skewed": "half of its records moved to Chongming (saic_enterprise) or to Xinjiang investors (saic_shareholder)",
+    "orphans": "5 % of its records name enterprises the feeds do not know (tax_payment, saic_shareholder, "
+    "stats_indicator)",
+    "repeated": "1 % of its vouchers carry voucher numbers of the previous tax month (tax_payment)",
+}
+LATE_DAY = 28
+SKEWED_DISTRICT = "310151"  # 崇明区
+SKEWED_REGION = "650102"  # 乌鲁木齐市天山区: province 65
+
+
 @dataclass
 class FaultPlan:
     row_rates: dict[str, float] = field(default_factory=dict)  # reason → share of each delivery's records
     file_faults: dict[tuple[str, str], str] = field(default_factory=dict)  # (feed, YYYYMM) → fault
+    anomalies: dict[tuple[str, str], str] = field(default_factory=dict)  # (feed, YYYYMM) → anomaly
 
     @classmethod
-    def parse(cls, row_faults: list[str], file_faults: list[str]) -> FaultPlan:
-        """From the CLI: `REASON=RATE` (or `all=RATE`) and `FAULT=FEED/YYYY-MM`."""
+    def parse(cls, row_faults: list[str], file_faults: list[str], anomalies: list[str] = ()) -> FaultPlan:
+        """From the CLI: `REASON=RATE` (or `all=RATE`), `FAULT=FEED/YYYY-MM` and `ANOMALY=FEED/YYYY-MM`."""
         plan = cls()
+        for item in anomalies:
+            kind, feed, month = _where(item)
+            if kind not in ANOMALIES or feed not in FEEDS or not month:
+                raise ValueError(f"--anomaly {item}: give KIND=FEED/YYYY-MM with KIND one of {', '.join(ANOMALIES)}")
+            plan.anomalies[(feed, month)] = kind
         for item in row_faults:
             reason, _, rate = item.partition("=")
             reasons = QUARANTINE_REASONS if reason == "all" else (reason,)
@@ -92,14 +113,58 @@ class FaultPlan:
                 raise ValueError(f"--row-fault {item}: give a rate between 0 and 0.1, e.g. {reason}=0.001")
             plan.row_rates.update(dict.fromkeys(reasons, value))
         for item in file_faults:
-            fault, _, where = item.partition("=")
-            feed, _, month = where.partition("/")
-            if fault not in FILE_FAULTS or feed not in FEEDS or not re.fullmatch(r"\d{4}-\d{2}", month):
+            fault, feed, month = _where(item)
+            if fault not in FILE_FAULTS or feed not in FEEDS or not month:
                 raise ValueError(
                     f"--file-fault {item}: give FAULT=FEED/YYYY-MM with FAULT one of {', '.join(FILE_FAULTS)}"
                 )
-            plan.file_faults[(feed, month.replace("-", ""))] = fault
+            plan.file_faults[(feed, month)] = fault
         return plan
+
+
+def _where(item: str) -> tuple[str, str, str]:
+    """`WHAT=FEED/YYYY-MM` → (what, feed, YYYYMM or "" when the month is not YYYY-MM)."""
+    what, _, where = item.partition("=")
+    feed, _, month = where.partition("/")
+    return what, feed, month.replace("-", "") if re.fullmatch(r"\d{4}-\d{2}", month) else ""
+
+
+def apply_anomaly(kind: str, feed: str, frame: pd.DataFrame, rng, earlier_vouchers: np.ndarray | None) -> pd.DataFrame:
+    """The delivery's records changed by an anomaly that keeps the file valid (the manifest is written after)."""
+    frame = frame.copy()
+    n = len(frame)
+    if kind == "short":
+        return frame.iloc[: max(1, round(n * 0.3))].reset_index(drop=True)
+    if kind == "skewed":
+        rows = rng.choice(n, size=n // 2, replace=False)
+        if feed == "saic_enterprise":
+            frame.iloc[rows, frame.columns.get_loc("district_code")] = SKEWED_DISTRICT
+        elif feed == "saic_shareholder":
+            frame.iloc[rows, frame.columns.get_loc("investor_country")] = "CHN"
+            frame.iloc[rows, frame.columns.get_loc("investor_region_code")] = SKEWED_REGION
+        else:
+            raise ValueError(f"--anomaly skewed: saic_enterprise or saic_shareholder, not {feed}")
+        return frame
+    if kind == "orphans":
+        column = {"tax_payment": "taxpayer_id", "saic_shareholder": "uscc", "stats_indicator": "uscc"}.get(feed)
+        if column is None:
+            raise ValueError(f"--anomaly orphans: tax_payment, saic_shareholder or stats_indicator, not {feed}")
+        rows = np.sort(rng.choice(n, size=max(1, round(n * 0.05)), replace=False))
+        # Valid USCCs whose organisation code no generated enterprise has (theirs come from ids below 10^8).
+        frame.iloc[rows, frame.columns.get_loc(column)] = [_uscc(f"91310115Y{i:08d}") for i in range(len(rows))]
+        return frame
+    if kind == "repeated":
+        if feed != "tax_payment" or earlier_vouchers is None or not len(earlier_vouchers):
+            raise ValueError("--anomaly repeated: tax_payment, in a month after the first tax month")
+        k = min(max(1, round(n * 0.01)), len(earlier_vouchers))
+        rows = np.sort(rng.choice(n, size=k, replace=False))
+        frame.iloc[rows, frame.columns.get_loc("voucher_no")] = rng.choice(earlier_vouchers, size=k, replace=False)
+        return frame
+    return frame
+
+
+def _uscc(first17: str) -> str:
+    return first17 + codes.uscc_check_char(first17)
 
 
 def inject_row_faults(

@@ -23,7 +23,14 @@ import pandas as pd
 
 from laiou_assets import codes
 from laiou_assets.contract import FEEDS
-from laiou_assets.generate.faults import FaultPlan, break_file, columns_for, inject_row_faults
+from laiou_assets.generate.faults import (
+    LATE_DAY,
+    FaultPlan,
+    apply_anomaly,
+    break_file,
+    columns_for,
+    inject_row_faults,
+)
 from laiou_assets.generate.writer import FileFormat, dates, money, write_delivery, zfill
 from laiou_assets.ingest.landing import Delivery
 
@@ -557,7 +564,9 @@ class _Deliveries:
             "row_fault_rates": faults.row_rates,
             "row_faults": [],
             "file_faults": [],
+            "anomalies": [],
         }
+        self.earlier_vouchers: np.ndarray | None = None  # the last tax month's, for the `repeated` anomaly
 
     def write(self, feed: str, period: str, frame: pd.DataFrame, correct: bool = False) -> None:
         rng = np.random.default_rng([self.seed, list(FEEDS).index(feed), int(period)])
@@ -576,6 +585,17 @@ class _Deliveries:
             produced_day = 20
         else:
             produced_day = 5
+        anomaly = self.faults.anomalies.get((feed, period))
+        if anomaly:
+            self.record["anomalies"].append({"feed": feed, "period": period, "anomaly": anomaly})
+            if anomaly == "missing":
+                return
+            if anomaly == "late":
+                produced_day = LATE_DAY
+            else:
+                frame = apply_anomaly(anomaly, feed, frame, rng, self.earlier_vouchers)
+        if feed == "tax_payment":
+            self.earlier_vouchers = frame["voucher_no"].to_numpy()
         replace = None
         cents = frame["_cents"].to_numpy()
         if self.faults.row_rates:

@@ -1,0 +1,179 @@
+"""事件与告警 / incidents and alerts: open-source Dagster alerts nobody when a check fails, so this does.
+
+A sensor reads the Dagster event log from where it left off (its cursor): each failed check evaluation
+opens an incident in audit.incident (one open incident per check and partition) and each later passing
+evaluation of the same check and partition resolves it; a failed run opens one per job and partition, a
+later successful run of the same job and partition resolves it. Opening and resolving notify through the
+channel the environment names (`notify`): a webhook, SMTP, or else the log.
+"""
+
+import json
+import os
+import smtplib
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from urllib.parse import unquote, urlparse
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from laiou_assets.resources import WarehouseResource
+from ops_checks.runbook import runbook_url
+from ops_checks.store import ensure_ops_tables
+
+BATCH = 1000
+PARTITION_TAG = "dagster/partition"
+
+
+def notify(event: str, incident: dict, log: Callable[[str], None]) -> str:
+    """Send one alert; returns the channel used (or what went wrong with it: an alert never fails the sensor).
+
+    LAIOU_ALERT_WEBHOOK: POST of a JSON body {"text", "event", "incident"} (Slack, DingTalk, WeCom robots and
+    most chat tools take a "text"). LAIOU_ALERT_SMTP (smtp://user:password@host:port, smtps:// for TLS) with
+    LAIOU_ALERT_TO and LAIOU_ALERT_FROM: a mail. Neither: the sensor's log.
+    """
+    text = (
+        f"[laiou {incident['severity']}] {event}: {incident['subject']}"
+        + (f" {incident['partition_key'][:7]}" if incident["partition_key"] else "")
+        + (f" — {incident['message']}" if incident.get("message") else "")
+        + (f" (runbook: {incident['runbook']})" if incident.get("runbook") else "")
+    )
+    webhook, smtp = os.environ.get("LAIOU_ALERT_WEBHOOK"), os.environ.get("LAIOU_ALERT_SMTP")
+    try:
+        if webhook:
+            body = json.dumps({"text": text, "event": event, "incident": incident}, default=str).encode()
+            request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+            return "webhook"
+        if smtp:
+            _mail(smtp, text)
+            return "smtp"
+    except Exception as exc:  # the incident is recorded all the same; the failure is logged and kept
+        log(f"alert not sent ({exc!r}): {text}")
+        return f"{'webhook' if webhook else 'smtp'} failed: {exc}"[:200]
+    log(text)
+    return "log"
+
+
+def _mail(url: str, text: str) -> None:
+    parts = urlparse(url)
+    message = EmailMessage()
+    message["Subject"] = text[:150]
+    message["From"] = os.environ.get("LAIOU_ALERT_FROM", "laiou@localhost")
+    message["To"] = os.environ["LAIOU_ALERT_TO"]
+    message.set_content(text)
+    client = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
+    with client(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25), timeout=10) as server:
+        if parts.username:
+            server.login(unquote(parts.username), unquote(parts.password or ""))
+        server.send_message(message)
+
+
+OPEN_SQL = """
+insert into audit.incident (kind, subject, partition_key, severity, opened_at, opened_by_run, message, runbook)
+values (%(kind)s, %(subject)s, %(partition_key)s, %(severity)s, %(at)s, %(run)s, %(message)s, %(runbook)s)
+on conflict (kind, subject, partition_key) where resolved_at is null do nothing
+returning incident_id
+"""
+RESOLVE_SQL = """
+update audit.incident set resolved_at = %(at)s, resolved_by_run = %(run)s
+where kind = %(kind)s and subject = %(subject)s and partition_key = %(partition_key)s and resolved_at is null
+returning incident_id, severity, message, runbook
+"""
+
+
+def _record(conn, incident: dict, failed: bool, log) -> str | None:
+    """Open (failed) or resolve (passed) the incident; notify when its state changed. Returns the change."""
+    if failed:
+        if conn.execute(OPEN_SQL, incident).fetchone() is None:
+            return None  # already open: one alert per incident, not one per failing evaluation
+        channel = notify("opened", incident, log)
+        conn.execute(
+            "update audit.incident set notified_via = %s where kind = %s and subject = %s and partition_key = %s "
+            "and resolved_at is null",
+            [channel, incident["kind"], incident["subject"], incident["partition_key"]],
+        )
+        return "opened"
+    row = conn.execute(RESOLVE_SQL, incident).fetchone()
+    if row is None:
+        return None
+    notify("resolved", {**incident, "severity": row[1], "message": row[2], "runbook": row[3]}, log)
+    return "resolved"
+
+
+def _records(instance: dg.DagsterInstance, event_type, after: int):
+    return instance.get_event_records(
+        dg.EventRecordsFilter(event_type=event_type, after_cursor=after or None), limit=BATCH, ascending=True
+    )
+
+
+def process_events(instance: dg.DagsterInstance, conn, cursor: dict, log: Callable[[str], None]) -> dict:
+    """Turn the check evaluations and run outcomes after `cursor` into incidents; returns the new cursor
+    and what changed ({"checks": id, "runs": id, "opened": n, "resolved": n})."""
+    ensure_ops_tables(conn)
+    changes = {"opened": 0, "resolved": 0}
+    checks_after = cursor.get("checks", 0)
+    for record in _records(instance, DagsterEventType.ASSET_CHECK_EVALUATION, checks_after):
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        key = evaluation.asset_check_key
+        problem = evaluation.metadata.get("problem")
+        incident = {
+            "kind": "check",
+            "subject": key.to_user_string(),
+            "partition_key": evaluation.partition or "",
+            "severity": evaluation.severity.value,
+            "at": datetime.fromtimestamp(record.timestamp, UTC),
+            "run": record.event_log_entry.run_id,
+            "message": str(problem.value) if problem is not None else None,
+            "runbook": runbook_url(key.name),
+        }
+        with conn.transaction():
+            change = _record(conn, incident, not evaluation.passed, log)
+        if change:
+            changes[change] += 1
+        checks_after = record.storage_id
+    runs_after = cursor.get("runs", 0)
+    outcomes = [
+        (record, event_type == DagsterEventType.RUN_FAILURE)
+        for event_type in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)
+        for record in _records(instance, event_type, runs_after)
+    ]
+    for record, failed in sorted(outcomes, key=lambda o: o[0].storage_id):
+        run = instance.get_run_by_id(record.event_log_entry.run_id)
+        incident = {
+            "kind": "run",
+            "subject": run.job_name if run else record.event_log_entry.job_name or "?",
+            "partition_key": (run.tags.get(PARTITION_TAG, "") if run else ""),
+            "severity": "ERROR",
+            "at": datetime.fromtimestamp(record.timestamp, UTC),
+            "run": record.event_log_entry.run_id,
+            "message": (record.event_log_entry.dagster_event.message or "")[:500] if failed else None,
+            "runbook": runbook_url("failed_run"),
+        }
+        with conn.transaction():
+            change = _record(conn, incident, failed, log)
+        if change:
+            changes[change] += 1
+        runs_after = max(runs_after, record.storage_id)
+    return {"checks": checks_after, "runs": runs_after, **changes}
+
+
+@dg.sensor(
+    name="incident_watch",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "事件监测 / opens an incident in audit.incident for each failed check (per partition) or failed run, "
+        "resolves it when the check passes or the job succeeds again, and alerts through LAIOU_ALERT_WEBHOOK or "
+        "LAIOU_ALERT_SMTP (else the log). Requests no runs."
+    ),
+)
+def incident_watch(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    with warehouse.connect() as conn:
+        result = process_events(context.instance, conn, cursor, context.log.warning)
+    context.update_cursor(json.dumps({"checks": result["checks"], "runs": result["runs"]}))
+    return dg.SkipReason(f"incidents opened: {result['opened']}, resolved: {result['resolved']}")
