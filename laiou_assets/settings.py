@@ -26,11 +26,19 @@ def database_url() -> str | None:
 
 
 DAGSTER_YAML = """\
-# Written by laiou: no telemetry, no sign-up pop-up in the UI.
+# Written by laiou: no telemetry, no sign-up pop-up in the UI, and one event log database with global
+# event ids, so that the incident sensor (ops_checks/incidents.py) reads on from where it left off (the
+# default SQLite storage numbers each run's events on their own).
 telemetry:
   enabled: false
 nux:
   enabled: false
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir:
+      env: DAGSTER_HOME
 """
 
 
@@ -39,7 +47,8 @@ def ensure_dagster_home() -> Path:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    written_by_laiou = config.exists() and config.read_text(encoding="utf-8").startswith("# Written by laiou")
+    if not config.exists() or (written_by_laiou and config.read_text(encoding="utf-8") != DAGSTER_YAML):
+        config.write_text(DAGSTER_YAML, encoding="utf-8")  # laiou's own file is kept up to date
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -4,22 +4,23 @@ reports, backups, and the schedules that run them, exported as one Definitions."
 import dagster as dg
 
 from ops_checks.access import access_check
-from ops_checks.duplicates import build_repeated_voucher_check
 from ops_checks.feeds import build_feed_checks
 from ops_checks.incidents import incident_watch
 from ops_checks.marts import conservation_check
-from ops_checks.reconciliation import reconciliation_checks
+from ops_checks.operations import ASSETS, JOBS, SCHEDULES, backup_restores
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
         asset_checks=[
-            *reconciliation_checks(),
             *build_feed_checks(),
-            build_repeated_voucher_check(),
             access_check,
             conservation_check,
+            backup_restores,
         ],
+        assets=ASSETS,
+        jobs=JOBS,
+        schedules=SCHEDULES,
         sensors=[incident_watch],
     )

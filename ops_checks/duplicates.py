@@ -6,9 +6,7 @@ count each voucher once, at its earliest delivery (stg_feeds__tax_vouchers).
 
 import dagster as dg
 
-from laiou_assets.contract import FEEDS
-from ops_checks.feeds import partition_check
-from ops_checks.runbook import Finding
+from ops_checks.runbook import FeedCheck, Finding
 
 SAMPLE = 10
 
@@ -34,12 +32,11 @@ def repeated_voucher_finding(conn, partition_key: str) -> Finding:
     return Finding(not rows, facts, sample)
 
 
-def build_repeated_voucher_check() -> dg.AssetChecksDefinition:
-    return partition_check(
-        FEEDS["tax_payment"],
-        "no_voucher_from_an_earlier_delivery",
-        "重复税票 / no voucher_no of this month was already delivered in an earlier month (feeds.md: a producer "
-        "error). WARN: the marts count such a voucher once, at its earliest delivery.",
-        dg.AssetCheckSeverity.WARN,
-        lambda conn, landing, f, key, t: repeated_voucher_finding(conn, key),
-    )
+REPEATED_VOUCHERS = FeedCheck(
+    "no_voucher_from_an_earlier_delivery",
+    "重复税票 / no voucher_no of this month was already delivered in an earlier month (feeds.md: a producer "
+    "error). WARN: the marts count such a voucher once, at its earliest delivery.",
+    dg.AssetCheckSeverity.WARN,
+    lambda conn, landing, feed, key, t: repeated_voucher_finding(conn, key),
+    feeds=("tax_payment",),
+)

@@ -25,7 +25,7 @@ from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_
 from laiou_assets.ingest.reading import header_of
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
-from ops_checks.runbook import Finding, check_result
+from ops_checks.runbook import FeedCheck, Finding, check_result
 
 SAMPLE = 10
 
@@ -108,11 +108,13 @@ order by period, load_id desc
 
 def volume_as_expected(conn, feed: str, partition_key: str, t: Thresholds) -> Finding:
     """Rows of the month against the median of the trailing six delivered months (at least three) and the
-    same month of the previous year, where those exist."""
+    same month of the previous year, where those exist; the feed's first delivery is never a baseline."""
     history = {
         p.isoformat(): rows for p, rows in conn.execute(LOADED_ROWS_SQL, {"feed": feed, "period": partition_key})
     }
     observed = history.pop(partition_key, None)
+    if history:  # a feed's first delivery is the initial exchange of the whole stock, not a month's flow
+        history.pop(_first_loaded(conn, feed), None)
     facts = {"month": partition_key[:7], "observed_rows": observed, "bounds": f"{t.volume_low}× … {t.volume_high}×"}
     if observed is None:
         return Finding(True, {**facts, "note": "not loaded: see reconciles_with_manifest and delivered_on_time"})
@@ -133,6 +135,13 @@ def volume_as_expected(conn, feed: str, partition_key: str, t: Thresholds) -> Fi
         if v > 0 and not t.volume_low <= observed / v <= t.volume_high
     ]
     return Finding(not problems, {**facts, "problem": "; ".join(problems) or None})
+
+
+def _first_loaded(conn, feed: str) -> str:
+    first = conn.execute(
+        "select min(period) from audit.load_log where feed = %s and outcome = 'loaded'", [feed]
+    ).fetchone()[0]
+    return first.isoformat() if first else ""
 
 
 def _months_between(a: str, b: str) -> int:
@@ -232,6 +241,7 @@ def shares_stable(conn, feed: str, partition_key: str, t: Thresholds) -> Finding
             [feed, partition_key],
         )
     ]
+    periods = [p for p in periods if p != _first_loaded(conn, feed)]  # the initial exchange: stock, not flow
     facts: dict = {"month": partition_key[:7], "compared_with_months": len(periods)}
     if len(periods) < 3:
         return Finding(True, {**facts, "note": "fewer than three earlier months: no baseline yet"})
@@ -368,86 +378,102 @@ def references_known(conn, feed: str, partition_key: str, t: Thresholds) -> Find
 # ---------------------------------------------------------------------------------------------- Dagster
 
 
-def partition_check(
-    feed: Feed,
-    name: str,
-    description: str,
-    severity: dg.AssetCheckSeverity,
-    evaluate: Callable[..., Finding],
-) -> dg.AssetChecksDefinition:
-    """A partition-aware check of raw.<feed>; `evaluate(conn, landing, feed, partition_key, thresholds)`."""
+WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
+
+FEED_CHECKS = [
+    FeedCheck(
+        "delivered_on_time",
+        "到货及时 / the month's delivery arrived by its due day (LAIOU_DUE_DAY of the following month, default the "
+        "20th; the manifest's produced_at). WARN.",
+        WARN,
+        lambda conn, landing, feed, key, t: delivered_on_time(landing, feed, key, t, datetime.now(UTC)),
+    ),
+    FeedCheck(
+        "volume_as_expected",
+        "数据量 / the month's rows are within LAIOU_VOLUME_LOW…LAIOU_VOLUME_HIGH (0.5×…2×) of the median of the "
+        "trailing six months and of the same month last year (the feed's first, initial delivery excluded). WARN.",
+        WARN,
+        lambda conn, landing, feed, key, t: volume_as_expected(conn, feed, key, t),
+    ),
+    FeedCheck(
+        "schema_as_contract",
+        "表结构 / the raw table and the month's delivered header have exactly the columns and types of feeds.md. "
+        "ERROR: blocks the marts.",
+        ERROR,
+        lambda conn, landing, feed, key, t: schema_as_contract(conn, landing, feed, key),
+    ),
+    FeedCheck(
+        "shares_stable",
+        "分布漂移 / shares of the month's records by district, industry section or source province against the "
+        "previous six months (chi-square p < LAIOU_DRIFT_P and total variation ≥ LAIOU_DRIFT_TVD). WARN.",
+        WARN,
+        lambda conn, landing, feed, key, t: shares_stable(conn, feed, key, t),
+    ),
+    FeedCheck(
+        "references_known",
+        "参照完整性 / records naming enterprises no enterprise delivery knows (vouchers: also legacy ids resolving "
+        "to none or several, R9) stay under LAIOU_UNKNOWN_SHARE (1 %). WARN.",
+        WARN,
+        lambda conn, landing, feed, key, t: references_known(conn, feed, key, t),
+        feeds=tuple(REFERENCES_SQL),
+    ),
+]
+
+
+def checks_of(feed: str) -> list[FeedCheck]:
+    """Every check of a raw feed, reconciliation first."""
+    from ops_checks.duplicates import REPEATED_VOUCHERS
+    from ops_checks.reconciliation import RECONCILIATION
+
+    every = [RECONCILIATION, *FEED_CHECKS, REPEATED_VOUCHERS]
+    return [c for c in every if c.feeds is None or feed in c.feeds]
+
+
+def feed_checks(feed: Feed) -> dg.AssetChecksDefinition:
+    """Every check of raw.<feed> as one partition-aware multi-check: one step per feed and run (a step per
+    check made a month's load run ten times longer)."""
+    key = raw_asset_key(feed.name)
+    checks = checks_of(feed.name)
     with warnings.catch_warnings():  # partition-aware checks are a preview feature of dagster 1.13
         warnings.simplefilter("ignore", dg.PreviewWarning)
+        specs = [
+            dg.AssetCheckSpec(
+                c.name,
+                asset=key,
+                description=c.description,
+                blocking=c.severity == ERROR,
+                partitions_def=monthly_partitions,
+            )
+            for c in checks
+        ]
 
-        @dg.asset_check(
-            asset=raw_asset_key(feed.name),
-            name=name,
-            partitions_def=monthly_partitions,
-            blocking=severity == dg.AssetCheckSeverity.ERROR,
-            description=description,
-        )
-        def _check(
-            context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource
-        ) -> dg.AssetCheckResult:
+        @dg.multi_asset_check(name=f"inspect_{feed.name}", specs=specs, can_subset=True)
+        def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource):
             thresholds = Thresholds.from_env()
+            selected = {k.name for k in context.selected_asset_check_keys}
             with warehouse.connect() as conn:
-                findings = {
-                    key: evaluate(conn, landing.root(), feed.name, key, thresholds) for key in context.partition_keys
-                }
-            return check_result(name, severity, findings)
+                analyze_months(conn, {feed.name, "saic_enterprise"}, context.partition_keys)
+                for c in checks:
+                    if c.name not in selected:
+                        continue
+                    findings = {
+                        k: c.evaluate(conn, landing.root(), feed.name, k, thresholds) for k in context.partition_keys
+                    }
+                    yield check_result(c.name, c.severity, findings, asset_key=key)
 
-    return _check
+    return _checks
 
 
-WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
+def analyze_months(conn, feed_names: set[str], partition_keys) -> None:
+    """Planner statistics for just-loaded partitions: autovacuum analyzes them only later, and without
+    statistics the joins of these checks ran as nested loops (8 s instead of 0.05 s on a 20,000-enterprise
+    zone). The enterprise feed is analyzed too: the other feeds' checks join to it."""
+    for name in sorted(feed_names):
+        for key in partition_keys:
+            partition = f"raw.{name}_{period_of_partition(key)}"
+            if conn.execute("select to_regclass(%s)", [partition]).fetchone()[0] is not None:
+                conn.execute(f"analyze {partition}")
 
 
 def build_feed_checks() -> list[dg.AssetChecksDefinition]:
-    checks = []
-    for feed in FEEDS.values():
-        checks += [
-            partition_check(
-                feed,
-                "delivered_on_time",
-                f"到货及时 / the {feed.name} delivery of the month arrived by its due day (LAIOU_DUE_DAY of the "
-                "following month, default the 20th; the manifest's produced_at). WARN.",
-                WARN,
-                lambda conn, landing, f, key, t: delivered_on_time(landing, f, key, t, datetime.now(UTC)),
-            ),
-            partition_check(
-                feed,
-                "volume_as_expected",
-                "数据量 / the month's rows are within LAIOU_VOLUME_LOW…LAIOU_VOLUME_HIGH (0.5×…2×) of the median "
-                "of the trailing six months and of the same month last year. WARN.",
-                WARN,
-                lambda conn, landing, f, key, t: volume_as_expected(conn, f, key, t),
-            ),
-            partition_check(
-                feed,
-                "schema_as_contract",
-                f"表结构 / raw.{feed.name} and the month's delivered header have exactly the columns and types of "
-                "feeds.md. ERROR: blocks the marts.",
-                ERROR,
-                lambda conn, landing, f, key, t: schema_as_contract(conn, landing, f, key),
-            ),
-            partition_check(
-                feed,
-                "shares_stable",
-                f"分布漂移 / shares of the month's records by {', '.join(DRIFT_SQL[feed.name])} against the "
-                "previous six months (chi-square p < LAIOU_DRIFT_P and total variation ≥ LAIOU_DRIFT_TVD). WARN.",
-                WARN,
-                lambda conn, landing, f, key, t: shares_stable(conn, f, key, t),
-            ),
-        ]
-        if feed.name in REFERENCES_SQL:
-            checks.append(
-                partition_check(
-                    feed,
-                    "references_known",
-                    "参照完整性 / records naming enterprises no enterprise delivery knows (vouchers: also legacy "
-                    "ids resolving to none or several, R9) stay under LAIOU_UNKNOWN_SHARE (1 %). WARN.",
-                    WARN,
-                    lambda conn, landing, f, key, t: references_known(conn, f, key, t),
-                )
-            )
-    return checks
+    return [feed_checks(feed) for feed in FEEDS.values()]

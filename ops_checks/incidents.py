@@ -20,7 +20,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from laiou_assets.resources import WarehouseResource
-from ops_checks.runbook import runbook_url
+from ops_checks.runbook import runbook_for, runbook_url
 from ops_checks.store import ensure_ops_tables
 
 BATCH = 1000
@@ -105,60 +105,89 @@ def _record(conn, incident: dict, failed: bool, log) -> str | None:
 
 
 def _records(instance: dg.DagsterInstance, event_type, after: int):
-    return instance.get_event_records(
-        dg.EventRecordsFilter(event_type=event_type, after_cursor=after or None), limit=BATCH, ascending=True
+    if event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+        return instance.get_event_records(
+            dg.EventRecordsFilter(event_type=event_type, after_cursor=after or None), limit=BATCH, ascending=True
+        )
+    records_filter = dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after or None)
+    return instance.fetch_run_status_changes(records_filter, limit=BATCH, ascending=True).records
+
+
+def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None]) -> dict[str, int]:
+    """Turn the check evaluations and run outcomes not seen yet into incidents.
+
+    Where it left off is kept in audit.incident_cursor, under a lock, so the sensor and `laiou run` can
+    both call it and each evaluation is seen once (re-reading an old failure would reopen a resolved
+    incident). Returns {"opened": n, "resolved": n}.
+    """
+    ensure_ops_tables(conn)
+    changes = {"opened": 0, "resolved": 0}
+    with conn.transaction():
+        checks_after, runs_after = conn.execute("select checks, runs from audit.incident_cursor for update").fetchone()
+        for record in _records(instance, DagsterEventType.ASSET_CHECK_EVALUATION, checks_after):
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            key = evaluation.asset_check_key
+            problem = evaluation.metadata.get("problem")
+            incident = {
+                "kind": "check",
+                "subject": key.to_user_string(),
+                "partition_key": evaluation.partition or "",
+                "severity": evaluation.severity.value,
+                "at": datetime.fromtimestamp(record.timestamp, UTC),
+                "run": record.event_log_entry.run_id,
+                "message": str(problem.value) if problem is not None else None,
+                "runbook": runbook_for(key.name),
+            }
+            change = _record(conn, incident, not evaluation.passed, log)
+            if change:
+                changes[change] += 1
+            checks_after = record.storage_id
+        outcomes = [
+            (record, event_type == DagsterEventType.RUN_FAILURE)
+            for event_type in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)
+            for record in _records(instance, event_type, runs_after)
+        ]
+        for record, failed in sorted(outcomes, key=lambda o: o[0].storage_id):
+            runs_after = max(runs_after, record.storage_id)
+            if failed and _failed_only_by_checks(instance, record.event_log_entry.run_id):
+                continue  # the checks' own incidents say it, per month: not a second time as a run
+            run = instance.get_run_by_id(record.event_log_entry.run_id)
+            incident = {
+                "kind": "run",
+                "subject": run.job_name if run else record.event_log_entry.job_name or "?",
+                "partition_key": (run.tags.get(PARTITION_TAG, "") if run else ""),
+                "severity": "ERROR",
+                "at": datetime.fromtimestamp(record.timestamp, UTC),
+                "run": record.event_log_entry.run_id,
+                "message": (record.event_log_entry.dagster_event.message or "")[:500] if failed else None,
+                "runbook": runbook_url("failed_run"),
+            }
+            change = _record(conn, incident, failed, log)
+            if change:
+                changes[change] += 1
+        conn.execute("update audit.incident_cursor set checks = %s, runs = %s", [checks_after, runs_after])
+    return changes
+
+
+def _failed_only_by_checks(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """The run failed because blocking checks failed, nothing else (its data steps succeeded)."""
+    failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
+    return bool(failures) and all(
+        getattr(r.event_log_entry.dagster_event.event_specific_data.error, "cls_name", None)
+        == "DagsterAssetCheckFailedError"
+        for r in failures
     )
 
 
-def process_events(instance: dg.DagsterInstance, conn, cursor: dict, log: Callable[[str], None]) -> dict:
-    """Turn the check evaluations and run outcomes after `cursor` into incidents; returns the new cursor
-    and what changed ({"checks": id, "runs": id, "opened": n, "resolved": n})."""
+def blocking_incidents(conn) -> list[tuple[str, str, str]]:
+    """Open ERROR incidents of the raw feeds' checks: (check, month, message). The marts are not built on
+    such data (the build schedules skip, `laiou run` stops before building)."""
     ensure_ops_tables(conn)
-    changes = {"opened": 0, "resolved": 0}
-    checks_after = cursor.get("checks", 0)
-    for record in _records(instance, DagsterEventType.ASSET_CHECK_EVALUATION, checks_after):
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        key = evaluation.asset_check_key
-        problem = evaluation.metadata.get("problem")
-        incident = {
-            "kind": "check",
-            "subject": key.to_user_string(),
-            "partition_key": evaluation.partition or "",
-            "severity": evaluation.severity.value,
-            "at": datetime.fromtimestamp(record.timestamp, UTC),
-            "run": record.event_log_entry.run_id,
-            "message": str(problem.value) if problem is not None else None,
-            "runbook": runbook_url(key.name),
-        }
-        with conn.transaction():
-            change = _record(conn, incident, not evaluation.passed, log)
-        if change:
-            changes[change] += 1
-        checks_after = record.storage_id
-    runs_after = cursor.get("runs", 0)
-    outcomes = [
-        (record, event_type == DagsterEventType.RUN_FAILURE)
-        for event_type in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)
-        for record in _records(instance, event_type, runs_after)
-    ]
-    for record, failed in sorted(outcomes, key=lambda o: o[0].storage_id):
-        run = instance.get_run_by_id(record.event_log_entry.run_id)
-        incident = {
-            "kind": "run",
-            "subject": run.job_name if run else record.event_log_entry.job_name or "?",
-            "partition_key": (run.tags.get(PARTITION_TAG, "") if run else ""),
-            "severity": "ERROR",
-            "at": datetime.fromtimestamp(record.timestamp, UTC),
-            "run": record.event_log_entry.run_id,
-            "message": (record.event_log_entry.dagster_event.message or "")[:500] if failed else None,
-            "runbook": runbook_url("failed_run"),
-        }
-        with conn.transaction():
-            change = _record(conn, incident, failed, log)
-        if change:
-            changes[change] += 1
-        runs_after = max(runs_after, record.storage_id)
-    return {"checks": checks_after, "runs": runs_after, **changes}
+    return conn.execute(
+        "select subject, partition_key, coalesce(message, '') from audit.incident "
+        "where resolved_at is null and kind = 'check' and severity = 'ERROR' and subject like 'raw/%%' "
+        "order by subject, partition_key"
+    ).fetchall()
 
 
 @dg.sensor(
@@ -172,8 +201,6 @@ def process_events(instance: dg.DagsterInstance, conn, cursor: dict, log: Callab
     ),
 )
 def incident_watch(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    cursor = json.loads(context.cursor) if context.cursor else {}
     with warehouse.connect() as conn:
-        result = process_events(context.instance, conn, cursor, context.log.warning)
-    context.update_cursor(json.dumps({"checks": result["checks"], "runs": result["runs"]}))
-    return dg.SkipReason(f"incidents opened: {result['opened']}, resolved: {result['resolved']}")
+        changes = process_events(context.instance, conn, context.log.warning)
+    return dg.SkipReason(f"incidents opened: {changes['opened']}, resolved: {changes['resolved']}")

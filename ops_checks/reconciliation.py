@@ -8,8 +8,7 @@ recomputed from raw.<feed>, plus that of the quarantined rows, equals the manife
 import dagster as dg
 
 from laiou_assets.contract import FEEDS
-from ops_checks.feeds import partition_check
-from ops_checks.runbook import Finding
+from ops_checks.runbook import FeedCheck, Finding
 
 RECONCILE_SQL = """
 with last_load as (
@@ -81,15 +80,10 @@ def reconcile_month(conn, feed_name: str, partition_key: str) -> Finding:
     return Finding(not problems, {**facts, "problem": "; ".join(problems) or "none"})
 
 
-def reconciliation_checks() -> list[dg.AssetChecksDefinition]:
-    return [
-        partition_check(
-            feed,
-            "reconciles_with_manifest",
-            f"对账 / reconciliation of raw.{feed.name}: loaded + quarantined = manifest rows, and the control total "
-            f"of {feed.control_column} matches the manifest (feeds.md). ERROR: blocks the marts.",
-            dg.AssetCheckSeverity.ERROR,
-            lambda conn, landing, f, key, t: reconcile_month(conn, f, key),
-        )
-        for feed in FEEDS.values()
-    ]
+RECONCILIATION = FeedCheck(
+    "reconciles_with_manifest",
+    "对账 / reconciliation: loaded + quarantined = manifest rows, and the control total matches the manifest "
+    "(feeds.md). ERROR: blocks the marts.",
+    dg.AssetCheckSeverity.ERROR,
+    lambda conn, landing, feed, key, t: reconcile_month(conn, feed, key),
+)

@@ -1,7 +1,9 @@
 """Where each check's runbook entry is (docs/runbook.md, one section per check) and how results carry it."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -15,9 +17,17 @@ def runbook_url(check_name: str) -> str:
     return f"{base}#{check_name}"
 
 
-def runbook_sections() -> list[str]:
+@cache
+def runbook_sections() -> tuple[str, ...]:
     """The check names that have a section (`## name`) in the runbook."""
-    return [line[3:].strip() for line in RUNBOOK.read_text(encoding="utf-8").splitlines() if line.startswith("## ")]
+    return tuple(
+        line[3:].strip() for line in RUNBOOK.read_text(encoding="utf-8").splitlines() if line.startswith("## ")
+    )
+
+
+def runbook_for(check_name: str) -> str:
+    """The check's section, or the dbt tests' section for a dbt test (they are documented in the models)."""
+    return runbook_url(check_name if check_name in runbook_sections() else "dbt_tests")
 
 
 @dataclass
@@ -29,7 +39,23 @@ class Finding:
     sample: list = field(default_factory=list)  # a few offending rows
 
 
-def check_result(check_name: str, severity: dg.AssetCheckSeverity, findings: dict[str, Finding]) -> dg.AssetCheckResult:
+@dataclass(frozen=True)
+class FeedCheck:
+    """One check of a raw feed month: `evaluate(conn, landing, feed, partition_key, thresholds) -> Finding`."""
+
+    name: str
+    description: str
+    severity: dg.AssetCheckSeverity
+    evaluate: Callable[..., Finding]
+    feeds: tuple[str, ...] | None = None  # None: every feed
+
+
+def check_result(
+    check_name: str,
+    severity: dg.AssetCheckSeverity,
+    findings: dict[str, Finding],
+    asset_key: dg.AssetKey | None = None,
+) -> dg.AssetCheckResult:
     """One result for the months (or the single key "all") a run checked, with the runbook link."""
     failed = {key: f for key, f in findings.items() if not f.passed}
     metadata: dict = {"runbook": dg.MetadataValue.url(runbook_url(check_name))}
@@ -42,4 +68,6 @@ def check_result(check_name: str, severity: dg.AssetCheckSeverity, findings: dic
         metadata.update({"months_checked": len(findings), "months_failed": len(failed)})
         if failed:
             metadata["failures"] = dg.MetadataValue.json({k[:7]: f.facts for k, f in failed.items()})
-    return dg.AssetCheckResult(passed=not failed, severity=severity, metadata=metadata)
+    return dg.AssetCheckResult(
+        passed=not failed, severity=severity, metadata=metadata, check_name=check_name, asset_key=asset_key
+    )

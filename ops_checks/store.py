@@ -22,6 +22,13 @@ create unique index if not exists incident_one_open_idx
 comment on table audit.incident is
   '事件 / one row per failed check or run, open until it passes again (docs/runbook.md)';
 
+create table if not exists audit.incident_cursor (
+  one boolean primary key default true check (one),
+  checks bigint not null default 0, -- the last check evaluation turned into incidents (Dagster storage id)
+  runs bigint not null default 0    -- the last run outcome
+);
+insert into audit.incident_cursor default values on conflict do nothing;
+
 create table if not exists audit.backup (
   backup_id bigserial primary key,
   started_at timestamptz not null,

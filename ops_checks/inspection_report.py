@@ -1,0 +1,608 @@
+"""月度巡检报告 / the monthly inspection report, and the annual O&M summary (运维总结报告) built from twelve.
+
+The report of month M (run on the 1st of M+1) inspects the deliveries due in M — the data of month M−1,
+due by the 20th — and the platform's operations since the previous report: incidents, backups, runs,
+database size and the use of the marts. It is written as Markdown and HTML with PNG charts under
+$LAIOU_HOME/reports/<YYYY-MM>/, its figures kept in audit.inspection_report for the annual summary.
+"""
+
+import base64
+import html
+import json
+import os
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from laiou_assets import settings
+from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
+from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, read_manifest
+from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
+from ops_checks.feeds import Thresholds, due_at
+from ops_checks.runbook import runbook_for
+from ops_checks.store import ensure_ops_tables
+
+
+@dataclass
+class Section:
+    title: str
+    text: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    rows: list[list] = field(default_factory=list)
+    chart: str | None = None  # file name under charts/
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section]
+    figures: dict
+    charts: dict[str, bytes]  # file name → PNG
+
+
+def reports_dir() -> Path:
+    return settings.laiou_home() / "reports"
+
+
+def _month_before(key: str) -> str:
+    year, month = int(key[:4]), int(key[5:7])
+    return f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}-01"
+
+
+# ---------------------------------------------------------------------------------------------- gathering
+
+
+def _deliveries(conn, landing: Path, data_month: str, now: datetime) -> tuple[list[list], dict]:
+    t = Thresholds.from_env()
+    rows, counts = [], {"due": 0, "received": 0, "on_time": 0, "late": 0, "missing": 0, "failed": 0}
+    for feed in FEEDS:
+        due = due_at(data_month, t.due_day_of(feed))
+        delivery = Delivery(feed, data_month[:4] + data_month[5:7])
+        load = conn.execute(
+            "select outcome, rows, loaded, quarantined, message from audit.load_log "
+            "where feed = %s and period = %s order by load_id desc limit 1",
+            [feed, data_month],
+        ).fetchone()
+        try:
+            produced = datetime.fromisoformat(str(read_manifest(delivery, landing).raw.get("produced_at")))
+            status = "on time 按时" if produced <= due else "late 迟到"
+        except Waiting:
+            produced, status = None, ("missing 未到" if now > due else "not due yet 未到期")
+        except (FileFault, ValueError):
+            produced, status = None, "manifest unreadable 清单不可读"
+        counts["due"] += now > due
+        counts["received"] += produced is not None
+        counts["on_time"] += status.startswith("on time")
+        counts["late"] += status.startswith("late")
+        counts["missing"] += status.startswith("missing")
+        counts["failed"] += bool(load and load[0] == "failed")
+        outcome, manifest_rows, loaded, quarantined, message = load or ("not loaded", None, None, None, None)
+        rows.append(
+            [
+                feed,
+                f"{due:%Y-%m-%d}",
+                f"{produced:%Y-%m-%d %H:%M}" if produced else "—",
+                status,
+                outcome if outcome != "failed" else f"failed: {message}",
+                manifest_rows,
+                loaded,
+                quarantined,
+            ]
+        )
+    return rows, counts
+
+
+def _quarantine(conn, data_month: str) -> list[list]:
+    found = conn.execute(
+        "select feed, reason, count(*) from audit.quarantine where period = %s group by 1, 2 order by 1, 2",
+        [data_month],
+    ).fetchall()
+    order = {r: i for i, r in enumerate(QUARANTINE_REASONS)}
+    return [list(r) for r in sorted(found, key=lambda r: (r[0], order.get(r[1], 99)))]
+
+
+def latest_check_results(instance: dg.DagsterInstance) -> dict[tuple[str, str], dict]:
+    """(check, partition or "") → the latest evaluation: passed, severity, problem, when."""
+    latest: dict[tuple[str, str], dict] = {}
+    after = None
+    while True:
+        batch = instance.get_event_records(
+            dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
+            limit=5000,
+            ascending=True,
+        )
+        for record in batch:
+            e = record.event_log_entry.dagster_event.event_specific_data
+            problem = e.metadata.get("problem")
+            latest[(e.asset_check_key.to_user_string(), e.partition or "")] = {
+                "passed": e.passed,
+                "severity": e.severity.value,
+                "problem": str(problem.value) if problem is not None and problem.value else "",
+                "at": datetime.fromtimestamp(record.timestamp, UTC),
+                "name": e.check_name,
+            }
+        if len(batch) < 5000:
+            return latest
+        after = batch[-1].storage_id
+
+
+def _checks(instance, data_month: str) -> tuple[list[list], dict]:
+    rows = []
+    for (check, partition), r in sorted(latest_check_results(instance).items()):
+        if partition not in ("", data_month):
+            continue
+        verdict = "passed 通过" if r["passed"] else f"FAILED 未通过 ({r['severity']})"
+        rows.append([check, partition[:7] or "—", verdict, r["problem"][:200], runbook_for(r["name"])])
+    rows.sort(key=lambda r: not r[2].startswith("FAILED"))  # failures first, then by name (a stable sort)
+    failed = sum(1 for r in rows if r[2].startswith("FAILED"))
+    return rows, {"checks": len(rows), "checks_failed": failed}
+
+
+def _incidents(conn, since: datetime | None, now: datetime) -> tuple[list[list], dict]:
+    lo = since or datetime(1970, 1, 1, tzinfo=UTC)
+    found = conn.execute(
+        "select incident_id, kind, subject, partition_key, severity, opened_at, resolved_at, message "
+        "from audit.incident where (opened_at > %(lo)s and opened_at <= %(hi)s) "
+        "or (resolved_at > %(lo)s and resolved_at <= %(hi)s) or resolved_at is null order by opened_at",
+        {"lo": lo, "hi": now},
+    ).fetchall()
+    rows, hours = [], []
+    for _, _kind, subject, partition, severity, opened, resolved, message in found:
+        if resolved and lo < resolved <= now:
+            hours.append((resolved - opened).total_seconds() / 3600)
+        rows.append(
+            [
+                subject,
+                partition[:7] or "—",
+                severity,
+                f"{opened:%Y-%m-%d %H:%M}",
+                f"{resolved:%Y-%m-%d %H:%M}" if resolved else "open 未解决",
+                (message or "")[:160],
+            ]
+        )
+    figures = {
+        "incidents_opened": sum(1 for r in found if lo < r[5] <= now),
+        "incidents_resolved": len(hours),
+        "incidents_open": sum(1 for r in found if r[6] is None),
+        "median_hours_to_resolve": round(statistics.median(hours), 2) if hours else None,
+    }
+    return rows, figures
+
+
+def _database(conn) -> tuple[list[list], int]:
+    total = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+    by_schema = conn.execute(
+        "select n.nspname, sum(pg_total_relation_size(c.oid))::bigint from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') "
+        "and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') group by 1 order by 2 desc"
+    ).fetchall()
+    return [[schema, _mib(size)] for schema, size in by_schema], total
+
+
+def _mib(size: int | None) -> str:
+    return f"{(size or 0) / 2**20:,.1f} MiB"
+
+
+def _backups(conn, since: datetime | None) -> tuple[list[list], dict]:
+    found = conn.execute(
+        "select started_at, outcome, bytes, path, removed_at, restore_outcome, message from audit.backup "
+        "where started_at > %s order by started_at",
+        [since or datetime(1970, 1, 1, tzinfo=UTC)],
+    ).fetchall()
+    rows = [
+        [
+            f"{s:%Y-%m-%d %H:%M}",
+            outcome if outcome == "ok" else f"failed: {(msg or '')[:100]}",
+            _mib(size),
+            Path(path).name + (" (removed by retention)" if removed else ""),
+            restore or "not checked",
+        ]
+        for s, outcome, size, path, removed, restore, msg in found
+    ]
+    figures = {
+        "backups": sum(1 for r in found if r[1] == "ok"),
+        "backups_failed": sum(1 for r in found if r[1] != "ok"),
+        "restores_equal": sum(1 for r in found if r[5] == "equal"),
+        "restores_not_equal": sum(1 for r in found if r[5] in ("different", "failed")),
+    }
+    return rows, figures
+
+
+def _runs(instance: dg.DagsterInstance, since: datetime | None) -> tuple[list[list], dict]:
+    records = instance.get_run_records(filters=dg.RunsFilter(created_after=since) if since else None)
+    by_job: dict[str, list] = {}
+    for r in records:
+        by_job.setdefault(r.dagster_run.job_name, []).append(r)
+    rows = []
+    for job, runs in sorted(by_job.items()):
+        seconds = [r.end_time - r.start_time for r in runs if r.start_time and r.end_time]
+        failed = sum(1 for r in runs if r.dagster_run.status == dg.DagsterRunStatus.FAILURE)
+        rows.append(
+            [
+                job,
+                len(runs),
+                failed,
+                f"{statistics.median(seconds):,.1f}" if seconds else "—",
+                f"{max(seconds):,.1f}" if seconds else "—",
+            ]
+        )
+    return rows, {"runs": len(records), "runs_failed": sum(r[2] for r in rows)}
+
+
+def _usage(conn) -> list[tuple[str, int]]:
+    """(month, statements of every reading role) for each month with usage snapshots."""
+    if conn.execute("select to_regclass('audit.mart_usage_monthly')").fetchone()[0] is None:
+        return []
+    return [
+        (f"{m:%Y-%m}", n)
+        for m, n in conn.execute(
+            "select month, sum(statements)::bigint from audit.mart_usage_monthly group by 1 order by 1"
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- charts
+
+
+def _png(figure) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return out.getvalue()
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    import matplotlib.pyplot as plt
+
+    # CJK glyphs are not in matplotlib's own fonts: chart labels are English; the report's text is bilingual.
+    return plt
+
+
+def chart_rows(history: dict[str, dict[str, int]]) -> bytes:
+    plt = _plt()
+    figure, ax = plt.subplots(figsize=(8, 3.5))
+    for feed, by_month in history.items():
+        months = sorted(by_month)
+        ax.plot(months, [by_month[m] for m in months], marker="o", label=feed)
+    ax.set_yscale("log")
+    ax.set_title("Rows loaded per delivery month")
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(fontsize=8)
+    return _png(figure)
+
+
+def chart_quarantine(rows: list[list]) -> bytes:
+    plt = _plt()
+    figure, ax = plt.subplots(figsize=(8, 2.8))
+    if rows:
+        ax.barh([f"{feed}: {reason}" for feed, reason, _ in rows], [n for *_, n in rows], color="#c0504d")
+    else:
+        ax.text(0.5, 0.5, "no row quarantined", ha="center", va="center")
+        ax.set_axis_off()
+    ax.set_title("Quarantined rows by feed and reason")
+    return _png(figure)
+
+
+def chart_series(points: list[tuple[str, float]], title: str, unit: str, baseline: float | None = None) -> bytes:
+    plt = _plt()
+    figure, ax = plt.subplots(figsize=(8, 3))
+    if points:
+        ax.bar([p for p, _ in points], [v for _, v in points], color="#4f81bd")
+    if baseline is not None:
+        ax.axhline(baseline, color="#c0504d", linestyle="--", label=f"2018 baseline ({baseline:g} a month)")
+        ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.set_ylabel(unit)
+    ax.tick_params(axis="x", rotation=45)
+    return _png(figure)
+
+
+# ---------------------------------------------------------------------------------------------- the report
+
+
+def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, month: str, now: datetime) -> Report:
+    """The report of `month` (YYYY-MM-01): deliveries of the month before, operations since the last report."""
+    ensure_ops_tables(conn)
+    data_month = _month_before(month)
+    previous = conn.execute(
+        "select generated_at, figures from audit.inspection_report where month < %s order by month desc limit 1",
+        [month],
+    ).fetchone()
+    since = previous[0] if previous else None
+    window = f"since the previous report ({since:%Y-%m-%d %H:%M} UTC)" if since else "since records began"
+
+    deliveries, delivery_figures = _deliveries(conn, landing, data_month, now)
+    quarantine = _quarantine(conn, data_month)
+    checks, check_figures = _checks(instance, data_month)
+    incidents, incident_figures = _incidents(conn, since, now)
+    schemas, db_bytes = _database(conn)
+    backups, backup_figures = _backups(conn, since)
+    runs, run_figures = _runs(instance, since)
+    usage = _usage(conn)
+    history: dict[str, dict[str, int]] = {}
+    for feed, period, loaded in conn.execute(
+        "select distinct on (feed, period) feed, period, loaded from audit.load_log "
+        "where outcome = 'loaded' and period > %s::date - interval '12 months' and period <= %s "
+        "order by feed, period, load_id desc",
+        [data_month, data_month],
+    ):
+        history.setdefault(feed, {})[f"{period:%Y-%m}"] = loaded
+    sizes = conn.execute(
+        "select to_char(month, 'YYYY-MM'), (figures->>'database_bytes')::bigint from audit.inspection_report "
+        "where month < %s order by month desc limit 11",
+        [month],
+    ).fetchall()[::-1] + [(month[:7], db_bytes)]
+    previous_bytes = previous[1].get("database_bytes") if previous else None
+
+    usage_month = next((n for m, n in usage if m == month[:7]), None)
+    baseline_month = BASELINE_2018_OPENS_PER_YEAR / 12
+    figures = {
+        "month": month[:7],
+        "data_month": data_month[:7],
+        **{f"deliveries_{k}": v for k, v in delivery_figures.items()},
+        "rows_loaded": sum(r[6] or 0 for r in deliveries),
+        "rows_quarantined": sum(n for *_, n in quarantine),
+        **check_figures,
+        **incident_figures,
+        "database_bytes": db_bytes,
+        "database_growth_bytes": db_bytes - previous_bytes if previous_bytes is not None else None,
+        **backup_figures,
+        **run_figures,
+        "usage_statements": usage_month,
+    }
+    sections = [
+        Section(
+            "到货 / Deliveries due this month",
+            [
+                f"Data month {data_month[:7]}: {delivery_figures['received']} of {len(FEEDS)} deliveries received, "
+                f"{delivery_figures['on_time']} on time, {delivery_figures['late']} late, "
+                f"{delivery_figures['missing']} missing, {delivery_figures['failed']} failed to load."
+            ],
+            [
+                "feed 数据源",
+                "due 截止",
+                "produced 生成",
+                "status 状态",
+                "load 装载",
+                "rows 行数",
+                "loaded 已装载",
+                "quarantined 隔离",
+            ],
+            deliveries,
+            "rows.png",
+        ),
+        Section(
+            "隔离行 / Quarantined rows by reason",
+            [f"{figures['rows_quarantined']:,} rows of {data_month[:7]} quarantined (audit.quarantine)."],
+            ["feed 数据源", "reason 原因", "rows 行数"],
+            quarantine,
+            "quarantine.png",
+        ),
+        Section(
+            "检查结果 / Check results",
+            [
+                f"{check_figures['checks']} results (the latest of each check for {data_month[:7]} and of the "
+                f"warehouse-wide checks), {check_figures['checks_failed']} failing."
+            ],
+            ["check 检查", "month 月份", "result 结果", "problem 问题", "runbook 处置手册"],
+            checks,
+        ),
+        Section(
+            "事件 / Incidents",
+            [
+                f"{window}: {incident_figures['incidents_opened']} opened, {incident_figures['incidents_resolved']} "
+                f"resolved, {incident_figures['incidents_open']} open now; median time to resolve "
+                + (
+                    f"{incident_figures['median_hours_to_resolve']} h."
+                    if incident_figures["median_hours_to_resolve"] is not None
+                    else "— (none resolved)."
+                )
+            ],
+            ["subject 对象", "month 月份", "severity 级别", "opened 发生", "resolved 解决", "message 说明"],
+            incidents,
+        ),
+        Section(
+            "数据库 / Database size and growth",
+            [
+                f"{_mib(db_bytes)} now"
+                + (f", {_mib(db_bytes - previous_bytes)} more than at the previous report." if previous_bytes else ".")
+            ],
+            ["schema 模式", "size 大小"],
+            schemas,
+            "database.png",
+        ),
+        Section(
+            "备份 / Backups",
+            [
+                f"{window}: {backup_figures['backups']} backups, {backup_figures['backups_failed']} failed; "
+                f"restore checks equal: {backup_figures['restores_equal']}, not equal or failed: "
+                f"{backup_figures['restores_not_equal']}."
+            ],
+            ["taken 时间", "outcome 结果", "size 大小", "file 文件", "restore check 恢复验证"],
+            backups,
+        ),
+        Section(
+            "运行 / Runs and their durations",
+            [f"{window}: {run_figures['runs']} runs, {run_figures['runs_failed']} failed."],
+            ["job 作业", "runs 次数", "failed 失败", "median s 中位秒", "max s 最长秒"],
+            runs,
+        ),
+        Section(
+            "使用量 / Use of the marts",
+            [
+                f"Statements on the marts by laiou_bi and the district roles in {month[:7]}: "
+                + (f"{usage_month:,}" if usage_month is not None else "not measured")
+                + f", against the 2018 baseline of {BASELINE_2018_OPENS_PER_YEAR} opens a year "
+                f"({baseline_month:g} a month). A statement is not an 'open': the comparison is an order of "
+                "magnitude, not a ratio."
+            ],
+            ["month 月份", "statements 语句数"],
+            [[m, n] for m, n in usage],
+            "usage.png",
+        ),
+    ]
+    charts = {
+        "rows.png": chart_rows(history),
+        "quarantine.png": chart_quarantine(quarantine),
+        "database.png": chart_series([(m, (b or 0) / 2**20) for m, b in sizes], "Database size at each report", "MiB"),
+        "usage.png": chart_series(usage, "Statements on the marts per month", "statements", baseline_month),
+    }
+    title = f"月度巡检报告 / Monthly inspection report {month[:7]}"
+    return Report(title, sections, figures, charts)
+
+
+def to_markdown(report: Report, images: dict[str, str]) -> str:
+    out = [f"# {report.title}", ""]
+    for s in report.sections:
+        out += [f"## {s.title}", "", *s.text, ""]
+        if s.rows:
+            out += ["| " + " | ".join(s.headers) + " |", "|" + "---|" * len(s.headers)]
+            out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in s.rows]
+            out.append("")
+        if s.chart:
+            out += [f"![{s.title}]({images[s.chart]})", ""]
+    return "\n".join(out)
+
+
+def _cell(value) -> str:
+    text = "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_html(report: Report) -> str:
+    body = [f"<h1>{html.escape(report.title)}</h1>"]
+    for s in report.sections:
+        body.append(f"<h2>{html.escape(s.title)}</h2>")
+        body += [f"<p>{html.escape(t)}</p>" for t in s.text]
+        if s.rows:
+            body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in s.headers) + "</tr>")
+            body += ["<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>" for row in s.rows]
+            body.append("</table>")
+        if s.chart:
+            body.append(f'<img src="charts/{s.chart}" alt="{html.escape(s.title)}">')
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #bbb;padding:3px 6px;font-size:13px;text-align:left}img{max-width:100%}"
+    )
+    return (
+        f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(report.title)}</title>'
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+
+
+def write_report(report: Report, folder: Path, stem: str) -> tuple[Path, Path, str]:
+    """Markdown, HTML and charts in `folder`; returns their paths and the Markdown for the Dagster UI, whose
+    charts are inlined (the UI cannot read files next to the report)."""
+    (folder / "charts").mkdir(parents=True, exist_ok=True)
+    for name, png in report.charts.items():
+        _write(folder / "charts" / name, png)
+    md_path, html_path = folder / f"{stem}.md", folder / f"{stem}.html"
+    _write(md_path, to_markdown(report, {n: f"charts/{n}" for n in report.charts}).encode())
+    _write(html_path, to_html(report).encode())
+    inline = {n: "data:image/png;base64," + base64.b64encode(p).decode() for n, p in report.charts.items()}
+    return md_path, html_path, to_markdown(report, inline)
+
+
+def _write(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)  # a reader never sees half a report
+
+
+def save_monthly(conn, report: Report, month: str, md_path: Path, html_path: Path, now: datetime) -> None:
+    conn.execute(
+        "insert into audit.inspection_report (month, generated_at, figures, markdown_path, html_path) "
+        "values (%s, %s, %s, %s, %s) on conflict (month) do update set generated_at = excluded.generated_at, "
+        "figures = excluded.figures, markdown_path = excluded.markdown_path, html_path = excluded.html_path",
+        [month, now, json.dumps(report.figures, default=str), str(md_path), str(html_path)],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- annual
+
+
+def build_annual_summary(conn, year: int) -> Report:
+    """运维总结报告: the year's monthly reports added up (as many of the twelve as were produced)."""
+    ensure_ops_tables(conn)
+    months = conn.execute(
+        "select to_char(month, 'YYYY-MM'), figures from audit.inspection_report "
+        "where month >= %s and month < %s order by month",
+        [date(year, 1, 1), date(year + 1, 1, 1)],
+    ).fetchall()
+
+    def total(key: str) -> int:
+        return sum(f.get(key) or 0 for _, f in months)
+
+    hours = [f["median_hours_to_resolve"] for _, f in months if f.get("median_hours_to_resolve") is not None]
+    sizes = [f["database_bytes"] for _, f in months if f.get("database_bytes")]
+    usage = total("usage_statements")
+    figures = {
+        "year": year,
+        "reports": len(months),
+        "deliveries_due": total("deliveries_due"),
+        "deliveries_received": total("deliveries_received"),
+        "deliveries_on_time": total("deliveries_on_time"),
+        "deliveries_missing": total("deliveries_missing"),
+        "rows_loaded": total("rows_loaded"),
+        "rows_quarantined": total("rows_quarantined"),
+        "incidents_opened": total("incidents_opened"),
+        "incidents_resolved": total("incidents_resolved"),
+        "median_of_monthly_median_hours_to_resolve": round(statistics.median(hours), 2) if hours else None,
+        "backups": total("backups"),
+        "restores_equal": total("restores_equal"),
+        "runs": total("runs"),
+        "runs_failed": total("runs_failed"),
+        "database_growth_bytes": sizes[-1] - sizes[0] if len(sizes) > 1 else None,
+        "usage_statements": usage,
+    }
+    lines = [
+        f"Built from {len(months)} of the year's 12 monthly inspection reports (the old system: 12 manual "
+        "inspections a year).",
+        f"Deliveries: {figures['deliveries_received']} received of {figures['deliveries_due']} due, "
+        f"{figures['deliveries_on_time']} on time, {figures['deliveries_missing']} missing.",
+        f"Rows: {figures['rows_loaded']:,} loaded, {figures['rows_quarantined']:,} quarantined.",
+        f"Incidents: {figures['incidents_opened']} opened, {figures['incidents_resolved']} resolved.",
+        f"Backups: {figures['backups']}, of which {figures['restores_equal']} proven by a restore.",
+        f"Runs: {figures['runs']}, {figures['runs_failed']} failed.",
+        f"Use of the marts: {usage:,} statements, against {BASELINE_2018_OPENS_PER_YEAR} opens of the old system "
+        "in 2018.",
+    ]
+    section = Section(
+        "年度汇总 / The year in figures",
+        lines,
+        [
+            "month 月份",
+            "deliveries received 到货",
+            "rows loaded 装载行",
+            "quarantined 隔离",
+            "incidents 事件",
+            "checks failed 未通过检查",
+            "database 数据库",
+        ],
+        [
+            [
+                m,
+                f.get("deliveries_received"),
+                f.get("rows_loaded"),
+                f.get("rows_quarantined"),
+                f.get("incidents_opened"),
+                f.get("checks_failed"),
+                _mib(f.get("database_bytes")),
+            ]
+            for m, f in months
+        ],
+        "rows_by_month.png",
+    )
+    chart = chart_series([(m, f.get("rows_loaded") or 0) for m, f in months], "Rows loaded per report", "rows")
+    return Report(f"运维总结报告 / Annual O&M summary {year}", [section], figures, {"rows_by_month.png": chart})

@@ -1,0 +1,300 @@
+"""运维 / what runs the platform unattended: backups and their restore check, the purge of old run history,
+the feed inspection job, and the schedules (all visible and startable in the Dagster UI)."""
+
+import os
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from laiou_assets.contract import FEEDS
+from laiou_assets.defs.dbt.project import dbt_project
+from laiou_assets.defs.feeds.assets import raw_asset_key
+from laiou_assets.defs.jobs import build_marts_job, ingest_feeds_job, refresh_tax_facts_job
+from laiou_assets.partitions import monthly_partitions
+from laiou_assets.resources import LandingZoneResource, WarehouseResource
+from laiou_assets.running import RANGE_END, RANGE_START
+from ops_checks.backups import backup_dir, keep_count, restore_check, take_backup
+from ops_checks.incidents import PARTITION_TAG, blocking_incidents
+from ops_checks.inspection_report import (
+    build_annual_summary,
+    build_monthly_report,
+    reports_dir,
+    save_monthly,
+    write_report,
+)
+from ops_checks.runbook import check_result
+
+TZ = "Asia/Shanghai"
+BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
+
+
+@dg.asset(
+    key=BACKUP,
+    group_name="operations",
+    kinds={"postgres"},
+    description=(
+        "备份 / a pg_dump of the whole warehouse (custom format) in $LAIOU_HOME/backups, with the rows of every "
+        "table counted in the dump's own snapshot; the newest LAIOU_BACKUP_KEEP (7) are kept (audit.backup)."
+    ),
+)
+def warehouse_backup(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    done = take_backup(warehouse.url(), backup_dir(), keep_count())
+    context.log.info(f"backup {done['path']}: {done['bytes'] / 2**20:,.1f} MiB in {done['seconds']}s")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(done["path"]),
+            "bytes": done["bytes"],
+            "tables": done["tables"],
+            "rows": done["rows"],
+            "seconds": done["seconds"],
+            "removed_by_retention": len(done["removed"]),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=BACKUP,
+    name="restores_with_equal_row_counts",
+    description=(
+        "恢复验证 / the latest backup restores into a scratch database (laiou_restore_check) with the same rows "
+        "in every table as when it was taken. ERROR."
+    ),
+)
+def backup_restores(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    finding = restore_check(warehouse.url())
+    return check_result("restores_with_equal_row_counts", dg.AssetCheckSeverity.ERROR, {"all": finding})
+
+
+backup_job = dg.define_asset_job(
+    name="backup_warehouse",
+    selection=dg.AssetSelection.assets(BACKUP),
+    description="备份 / dump the warehouse, apply retention, and restore the dump to prove it.",
+)
+
+inspect_feeds_job = dg.define_asset_job(
+    name="inspect_feeds",
+    selection=dg.AssetSelection.checks_for_assets(*(raw_asset_key(feed) for feed in FEEDS)),
+    partitions_def=monthly_partitions,
+    description=(
+        "巡检 / every check of the raw feeds for a month, without loading: finds the deliveries that never came "
+        "(a month never loaded has no load run to check it)."
+    ),
+)
+
+
+def inspection_tags(partition_key: str) -> dict[str, str]:
+    """Run tags of an `inspect_feeds` run for a month. A job of checks only selects no asset, so Dagster
+    cannot validate a partition_key for it; the partition tag gives the checks their month all the same."""
+    return {PARTITION_TAG: partition_key}
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start="2010", fmt="%Y")
+
+
+@dg.asset(
+    key=["reports", "monthly_inspection_report"],
+    partitions_def=monthly_partitions,
+    group_name="operations",
+    kinds={"html", "markdown"},
+    description=(
+        "月度巡检报告 / monthly inspection report of month M (made on the 1st of M+1): the deliveries due in M "
+        "(data of M−1) received and missing, rows loaded and quarantined by reason, every check's result, "
+        "incidents, database size and growth, backups, run durations and the use of the marts, with charts; "
+        "Markdown and HTML under $LAIOU_HOME/reports/<YYYY-MM>/."
+    ),
+)
+def monthly_inspection_report(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource
+) -> dg.MaterializeResult:
+    month, now = context.partition_key, datetime.now(UTC)
+    with warehouse.connect() as conn:
+        report = build_monthly_report(conn, context.instance, landing.root(), month, now)
+        md, page, preview = write_report(report, reports_dir() / month[:7], f"inspection_{month[:7]}")
+        save_monthly(conn, report, month, md, page, now)
+    f = report.figures
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(preview),
+            "html": dg.MetadataValue.path(str(page)),
+            "markdown": dg.MetadataValue.path(str(md)),
+            "deliveries_missing": f["deliveries_missing"],
+            "rows_quarantined": f["rows_quarantined"],
+            "checks_failed": f["checks_failed"],
+            "incidents_open": f["incidents_open"],
+        }
+    )
+
+
+@dg.asset(
+    key=["reports", "annual_om_summary"],
+    partitions_def=yearly_partitions,
+    group_name="operations",
+    kinds={"html", "markdown"},
+    description="运维总结报告 / annual O&M summary: the year's monthly inspection reports added up.",
+)
+def annual_om_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    year = int(context.partition_key)
+    with warehouse.connect() as conn:
+        report = build_annual_summary(conn, year)
+    md, page, preview = write_report(report, reports_dir() / str(year), f"annual_om_summary_{year}")
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(preview),
+            "html": dg.MetadataValue.path(str(page)),
+            "monthly_reports": report.figures["reports"],
+        }
+    )
+
+
+report_job = dg.define_asset_job(
+    name="monthly_inspection",
+    selection=[monthly_inspection_report.key],
+    description="月度巡检 / produce a month's inspection report.",
+)
+annual_job = dg.define_asset_job(
+    name="annual_om_summary",
+    selection=[annual_om_summary.key],
+    description="运维总结 / produce a year's O&M summary from its monthly reports.",
+)
+
+
+# ---------------------------------------------------------------------------------------------- purge
+
+
+def purge_history(instance: dg.DagsterInstance, days: int, dbt_target) -> dict[str, int]:
+    """Delete Dagster runs (with their event logs) and dagster-dbt's per-run target folders older than
+    `days`. Materializations and check results of deleted runs go with them: the audit schema keeps what the
+    office must keep (loads, quarantine, incidents, backups, reports)."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    records = instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff))
+    for record in records:
+        instance.delete_run(record.dagster_run.run_id)
+    folders = 0
+    for folder in dbt_target.glob("*/"):
+        if folder.is_dir() and folder.stat().st_mtime < cutoff.timestamp():
+            shutil.rmtree(folder, ignore_errors=True)
+            folders += 1
+    return {"runs_deleted": len(records), "dbt_target_folders_deleted": folders}
+
+
+@dg.op(description="清理 / delete run history older than LAIOU_KEEP_RUNS_DAYS (90) and old dagster-dbt target folders")
+def purge_old_runs(context: dg.OpExecutionContext) -> None:
+    days = int(os.environ.get("LAIOU_KEEP_RUNS_DAYS") or 90)
+    t0 = time.perf_counter()
+    done = purge_history(context.instance, days, dbt_project().target_path)
+    context.log.info(f"purged, keeping {days} days: {done} in {time.perf_counter() - t0:.1f}s")
+
+
+@dg.job(name="purge_old_runs", description="清理 / purge Dagster run history and dbt target folders past retention")
+def purge_job():
+    purge_old_runs()
+
+
+# ---------------------------------------------------------------------------------------------- schedules
+
+
+def _previous_month(scheduled: datetime) -> str:
+    first = scheduled.replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1).strftime("%Y-%m-%d")
+
+
+def _gate(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason | None:
+    with warehouse.connect() as conn:
+        blocked = blocking_incidents(conn)
+    if blocked:
+        return dg.SkipReason(
+            "not building the marts on data that failed an ERROR check: "
+            + "; ".join(f"{s} {p[:7]}: {m}" for s, p, m in blocked[:5])
+            + " (docs/runbook.md; the incident resolves when the check passes again)"
+        )
+    return None
+
+
+@dg.schedule(
+    job=ingest_feeds_job,
+    cron_schedule="0 2 21 * *",
+    execution_timezone=TZ,
+    name="monthly_ingest",
+    description="装载 / on the 21st, load the previous month's deliveries (due by the 20th) of every feed.",
+)
+def monthly_ingest(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(partition_key=_previous_month(context.scheduled_execution_time))
+
+
+@dg.schedule(
+    job=build_marts_job,
+    cron_schedule="0 4 21 * *",
+    execution_timezone=TZ,
+    name="monthly_build",
+    description="构建集市 / on the 21st after the loads, build the marts; skipped while a feed fails an ERROR check.",
+)
+def monthly_build(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    return _gate(context, warehouse) or dg.RunRequest()
+
+
+@dg.schedule(
+    job=refresh_tax_facts_job,
+    cron_schedule="0 6 21 * *",
+    execution_timezone=TZ,
+    name="monthly_tax_facts",
+    description="税收事实 / on the 21st after the build, rebuild fct_tax_monthly for every month (R12) — gated too.",
+)
+def monthly_tax_facts(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    last = _previous_month(context.scheduled_execution_time)
+    first = monthly_partitions.get_first_partition_key()
+    return _gate(context, warehouse) or dg.RunRequest(tags={RANGE_START: first, RANGE_END: last})
+
+
+@dg.schedule(
+    job=inspect_feeds_job,
+    cron_schedule="0 8 21 * *",
+    execution_timezone=TZ,
+    name="monthly_feed_inspection",
+    description="巡检 / on the 21st, every feed check of the previous month, delivered or not.",
+)
+def monthly_feed_inspection(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(tags=inspection_tags(_previous_month(context.scheduled_execution_time)))
+
+
+daily_backup = dg.ScheduleDefinition(
+    name="daily_backup", job=backup_job, cron_schedule="30 1 * * *", execution_timezone=TZ
+)
+weekly_purge = dg.ScheduleDefinition(
+    name="weekly_purge", job=purge_job, cron_schedule="0 3 * * 0", execution_timezone=TZ
+)
+
+monthly_report_schedule = dg.build_schedule_from_partitioned_job(
+    report_job,
+    name="monthly_inspection_report",
+    hour_of_day=6,
+    description="月度巡检报告 / on the 1st, last month's report",
+)
+
+
+@dg.schedule(
+    job=annual_job,
+    cron_schedule="0 6 2 1 *",
+    execution_timezone=TZ,
+    name="annual_om_summary",
+    description="运维总结报告 / on 2 January, the summary of the year before",
+)
+def annual_summary_schedule(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(partition_key=str(context.scheduled_execution_time.year - 1))
+
+
+SCHEDULES = [
+    monthly_ingest,
+    monthly_build,
+    monthly_tax_facts,
+    monthly_feed_inspection,
+    daily_backup,
+    weekly_purge,
+    monthly_report_schedule,
+    annual_summary_schedule,
+]
+JOBS = [backup_job, inspect_feeds_job, purge_job, report_job, annual_job]
+ASSETS = [warehouse_backup, monthly_inspection_report, annual_om_summary]

@@ -1,0 +1,253 @@
+"""The inspection layer at work: incidents and alerts, the build gate, backups proven by a restore, the
+monthly inspection report and annual summary, and the purge of old run history."""
+
+import json
+import os
+import shutil
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from laiou_assets import settings, warehouse
+from laiou_assets.definitions import defs
+from laiou_assets.generate.faults import FaultPlan
+from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.ingest.landing import Delivery, delivered
+from laiou_assets.ingest.loader import load_delivery
+from laiou_assets.ingest.schema import ensure_schemas
+from laiou_assets.resources import WarehouseResource
+from laiou_assets.running import QUIET, run_everything
+from ops_checks import backups
+from ops_checks.incidents import incident_watch
+from ops_checks.inspection_report import build_annual_summary, build_monthly_report, save_monthly, write_report
+from ops_checks.operations import inspection_tags, purge_history
+from ops_checks.runbook import runbook_sections
+
+
+def sql(query: str, params=None) -> list[tuple]:
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+class Webhook:
+    """A real HTTP endpoint on 127.0.0.1 that keeps the JSON bodies POSTed to it."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alert"
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    hook = Webhook()
+    monkeypatch.setenv("LAIOU_ALERT_WEBHOOK", hook.url)
+    yield hook
+    hook.server.shutdown()
+
+
+def _ingest(month: str):
+    settings.ensure_dagster_home()
+    job = defs().resolve_job_def("ingest_feeds")
+    return job.execute_in_process(
+        partition_key=month, instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET
+    )
+
+
+def _sense() -> None:
+    context = dg.build_sensor_context(instance=dg.DagsterInstance.get(), resources={"warehouse": WarehouseResource()})
+    incident_watch(context)
+
+
+def test_a_failed_check_opens_one_incident_alerts_once_and_resolves_when_it_passes(laiou_env, webhook):
+    plan = FaultPlan.parse([], ["row_count=tax_payment/2018-12"], ["late=tax_payment/2018-11"])
+    generate(laiou_env["landing"], GeneratorConfig("2018-10", "2018-12", 500, seed=3), lambda _: None, plan)
+    assert _ingest("2018-10-01").success and _ingest("2018-11-01").success
+    assert not _ingest("2018-12-01").success  # the row count fault fails the load, hence the run
+    _sense()
+    _sense()  # nothing new: nothing opened twice, nothing alerted twice
+    opened = sql("select kind, subject, partition_key, severity from audit.incident order by kind")
+    assert opened == [
+        ("check", "raw/tax_payment:delivered_on_time", "2018-11-01", "WARN"),
+        ("run", "ingest_feeds", "2018-12-01", "ERROR"),
+    ]
+    assert [(a["event"], a["incident"]["subject"]) for a in webhook.received] == [
+        ("opened", "raw/tax_payment:delivered_on_time"),
+        ("opened", "ingest_feeds"),
+    ]
+    assert "days_late" not in webhook.received[0]["text"] and "delivered 8 day(s) after" in webhook.received[0]["text"]
+    assert sql("select notified_via from audit.incident") == [("webhook",), ("webhook",)]
+
+    # The bureau's stamp corrected and the month inspected again; the redelivery with the right count loaded.
+    manifest = Delivery("tax_payment", "201811").manifest_path(laiou_env["landing"])
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**doc, "produced_at": "2018-12-05T08:00:00+08:00"}), encoding="utf-8")
+    inspect = defs().resolve_job_def("inspect_feeds")
+    assert inspect.execute_in_process(instance=dg.DagsterInstance.get(), tags=inspection_tags("2018-11-01")).success
+    manifest = Delivery("tax_payment", "201812").manifest_path(laiou_env["landing"])
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**doc, "rows": doc["rows"] - 1}), encoding="utf-8")
+    assert _ingest("2018-12-01").success
+    _sense()
+    resolved = sql(
+        "select subject, resolved_at > opened_at from audit.incident where resolved_at is not null order by kind"
+    )
+    assert resolved == [("raw/tax_payment:delivered_on_time", True), ("ingest_feeds", True)]
+    assert [a["event"] for a in webhook.received] == ["opened", "opened", "resolved", "resolved"]
+
+
+def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_landing, capsys):
+    shutil.copytree(small_landing, laiou_env["landing"])
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        ensure_schemas(conn)  # then a raw table drifts from the contract
+        conn.execute("alter table raw.stats_indicator alter column employees type bigint")
+    assert run_everything() == 1
+    err = capsys.readouterr().err
+    assert "the marts are not built" in err and "raw/stats_indicator:schema_as_contract 2018-10" in err
+    assert sql("select to_regclass('marts.dim_enterprise')") == [(None,)]
+    assert sql("select count(*) from audit.incident where kind = 'run'") == [(0,)]  # said by the checks' own
+
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        conn.execute("alter table raw.stats_indicator alter column employees type integer")
+    assert run_everything() == 0  # the months with open ERROR incidents are inspected again, then built
+    assert sql("select count(*) from audit.incident where severity = 'ERROR' and resolved_at is null") == [(0,)]
+    assert sql("select count(*) > 0 from marts.dim_enterprise") == [(True,)]
+    assert sql("select count(*) from audit.incident where subject like '%schema_as_contract'") == [(3,)]
+    # laiou run also made a proven backup and the report of the month after the last delivery
+    assert sql("select outcome, restore_outcome from audit.backup") == [("ok", "equal")]
+    report = settings.laiou_home() / "reports" / "2019-01" / "inspection_2019-01.html"
+    assert report.exists() and "月度巡检报告" in report.read_text(encoding="utf-8")
+
+
+def test_a_backup_restores_with_equal_row_counts_and_old_ones_are_removed(laiou_env, small_landing):
+    url = warehouse.database_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for d in delivered(small_landing):
+            load_delivery(conn, d, small_landing)
+    folder = Path(laiou_env["LAIOU_HOME"]) / "backups"
+    first = backups.take_backup(url, folder, keep=2)
+    finding = backups.restore_check(url)
+    assert finding.passed and finding.facts["tables_different"] == 0
+    counted = sql("select table_rows from audit.backup")[0][0]
+    for feed in ("tax_payment", "saic_shareholder"):  # the dump counts each month's partition
+        in_dump = sum(n for table, n in counted.items() if table.startswith(f"raw.{feed}_"))
+        assert in_dump == sql(f"select count(*) from raw.{feed}")[0][0] > 0
+    time.sleep(1.1)  # backup names carry the second
+    backups.take_backup(url, folder, keep=2)
+    time.sleep(1.1)
+    third = backups.take_backup(url, folder, keep=2)
+    assert not Path(first["path"]).exists() and Path(third["path"]).exists()
+    assert sql("select count(*) from audit.backup where removed_at is not null") == [(1,)]
+    assert len(list(folder.glob("*.dump"))) == 2
+
+    Path(third["path"]).write_bytes(Path(third["path"]).read_bytes()[:2000])  # a damaged backup
+    damaged = backups.restore_check(url)
+    assert not damaged.passed and "restore failed" in damaged.facts["problem"]
+    assert sql("select restore_outcome from audit.backup where path = %s", [third["path"]]) == [("failed",)]
+    assert sql("select count(*) from pg_database where datname = %s", [backups.RESTORE_DB]) == [(0,)]
+
+
+def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_charts(laiou_env):
+    rates = {"bad_date": 0.01, "invalid_uscc": 0.005}
+    plan = FaultPlan.parse([f"{k}={v}" for k, v in rates.items()], [], ["missing=stats_indicator/2018-11"])
+    generate(laiou_env["landing"], GeneratorConfig("2018-09", "2018-12", 600, seed=5), lambda _: None, plan)
+    for month in ("2018-09-01", "2018-10-01", "2018-11-01", "2018-12-01"):
+        _ingest(month)
+    sidecar = json.loads((Path(f"{laiou_env['landing']}.sidecar") / "generated.json").read_text(encoding="utf-8"))
+    injected = [f for f in sidecar["row_faults"] if f["period"] == "201811"]
+
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        report = build_monthly_report(
+            conn, dg.DagsterInstance.get(), laiou_env["landing"], "2018-12-01", datetime.now(UTC)
+        )
+    f = report.figures
+    assert (f["data_month"], f["deliveries_received"], f["deliveries_missing"]) == ("2018-11", 3, 1)
+    assert f["rows_quarantined"] == len(injected) > 0
+    by_reason = {}
+    for fault in injected:
+        by_reason[(fault["feed"], fault["reason"])] = by_reason.get((fault["feed"], fault["reason"]), 0) + 1
+    quarantine = next(s for s in report.sections if s.title.startswith("隔离行"))
+    assert {(feed, reason): n for feed, reason, n in quarantine.rows} == by_reason
+    checks = next(s for s in report.sections if s.title.startswith("检查结果"))
+    assert any("stats_indicator" in row[0] for row in checks.rows) is False  # stats 2018-11 never loaded: no check ran
+    assert any(
+        row[0] == "raw/tax_payment:reconciles_with_manifest" and row[2].startswith("passed") for row in checks.rows
+    )
+
+    md, page, preview = write_report(
+        report, Path(laiou_env["LAIOU_HOME"]) / "reports" / "2018-12", "inspection_2018-12"
+    )
+    assert md.exists() and page.exists()
+    charts = sorted(p.name for p in (md.parent / "charts").glob("*.png"))
+    assert charts == ["database.png", "quarantine.png", "rows.png", "usage.png"]
+    assert all((md.parent / "charts" / c).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
+    assert md.read_text(encoding="utf-8").count("![") == 4 and preview.count("data:image/png;base64,") == 4
+    assert "<table>" in page.read_text(encoding="utf-8")
+
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        save_monthly(conn, report, "2018-12-01", md, page, datetime.now(UTC))
+        annual = build_annual_summary(conn, 2018)
+    assert annual.figures["reports"] == 1
+    assert annual.figures["rows_quarantined"] == len(injected)
+    assert annual.figures["deliveries_missing"] == 1
+
+
+def test_purge_deletes_runs_and_dbt_folders_past_retention(laiou_env, tmp_path):
+    settings.ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    purge = defs().resolve_job_def("purge_old_runs")
+    assert purge.execute_in_process(instance=instance).success
+    target = tmp_path / "target"
+    old, new = target / "laiou_dbt_models-old", target / "laiou_dbt_models-new"
+    old.mkdir(parents=True), new.mkdir()
+    (target / "manifest.json").write_text("{}")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    assert purge_history(instance, 1, target) == {"runs_deleted": 0, "dbt_target_folders_deleted": 1}
+    assert not old.exists() and new.exists() and (target / "manifest.json").exists()
+    runs = len(instance.get_run_records())
+    assert runs >= 1 and purge_history(instance, 0, target)["runs_deleted"] == runs
+    assert instance.get_run_records() == []
+
+
+def test_every_check_and_schedule_is_defined_with_a_runbook_section():
+    definitions = defs()
+    repo = definitions.get_repository_def()
+    ours = {
+        key.name
+        for checks in definitions.asset_checks
+        for key in checks.check_keys
+        if key.asset_key.path[0] in ("raw", "operations")
+        or key.name in ("access_as_warehouse_md_says", "tax_conserved_across_layers")
+    }
+    assert ours <= set(runbook_sections())
+    assert len(ours) == 10
+    schedules = {s.name for s in repo.schedule_defs}
+    assert {
+        "monthly_ingest",
+        "monthly_build",
+        "monthly_tax_facts",
+        "monthly_feed_inspection",
+        "monthly_inspection_report",
+        "annual_om_summary",
+        "daily_backup",
+        "weekly_purge",
+    } <= schedules
+    assert {s.name for s in repo.sensor_defs} >= {"incident_watch", "landing_zone_arrivals"}
