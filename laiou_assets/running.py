@@ -163,6 +163,9 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
             failures.append(f"{job} (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
             break
     _say(f"done in {time.perf_counter() - started:.1f}s")
+    report = settings.laiou_home() / "reports" / _report_month(last_month)[:7]
+    if report.exists():
+        _say(f"inspection report 月度巡检报告: {report / f'inspection_{report.name}.html'}")
     if failures:
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))
         return 1

@@ -182,7 +182,7 @@ def purge_history(instance: dg.DagsterInstance, days: int, dbt_target) -> dict[s
 
 
 @dg.op(description="清理 / delete run history older than LAIOU_KEEP_RUNS_DAYS (90) and old dagster-dbt target folders")
-def purge_old_runs(context: dg.OpExecutionContext) -> None:
+def purge_run_history(context: dg.OpExecutionContext) -> None:
     days = int(os.environ.get("LAIOU_KEEP_RUNS_DAYS") or 90)
     t0 = time.perf_counter()
     done = purge_history(context.instance, days, dbt_project().target_path)
@@ -191,7 +191,7 @@ def purge_old_runs(context: dg.OpExecutionContext) -> None:
 
 @dg.job(name="purge_old_runs", description="清理 / purge Dagster run history and dbt target folders past retention")
 def purge_job():
-    purge_old_runs()
+    purge_run_history()
 
 
 # ---------------------------------------------------------------------------------------------- schedules

@@ -7,8 +7,10 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 from openpyxl import load_workbook
@@ -21,6 +23,7 @@ from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from laiou_assets.running import run_everything
 from laiou_assets.usage import UsageUnavailable, monthly_usage, take_snapshot
 from ops_checks.access import ROW_LEVEL_TABLES, access_problems
+from ops_checks.inspection_report import build_monthly_report
 from tests.deliveries import write
 from tests.scratch import scratch_warehouse
 
@@ -251,6 +254,30 @@ def test_usage_counts_each_reading_roles_statements_by_month(built):
     assert all(after[r] == before[r] for r in before if r not in (BI_ROLE, district))
     this_month = fetch(built, "select date_trunc('month', max(taken_at))::date from audit.usage_snapshot")[0][0]
     assert {(r, n) for m, r, n in months if m == this_month} >= {(BI_ROLE, after[BI_ROLE]), (district, after[district])}
+
+
+def test_the_inspection_report_shows_the_use_of_the_marts_against_the_2018_baseline(built, tmp_path):
+    with psycopg.connect(built, autocommit=True) as conn:
+        try:
+            take_snapshot(conn)
+        except UsageUnavailable as exc:
+            pytest.skip(str(exc))
+    with as_role(built, BI_ROLE) as conn:
+        for _ in range(4):
+            conn.execute("select count(*) from marts.dim_region")
+    now = datetime.now(UTC)
+    with psycopg.connect(built, autocommit=True) as conn:
+        take_snapshot(conn)
+        by_month: dict[str, int] = {}
+        for month, _, n in monthly_usage(conn):
+            by_month[f"{month:%Y-%m}"] = by_month.get(f"{month:%Y-%m}", 0) + n
+        key = f"{now:%Y-%m}-01"
+        report = build_monthly_report(conn, dg.DagsterInstance.ephemeral(), tmp_path, key, now)
+    usage = next(s for s in report.sections if s.title.startswith("使用量"))
+    assert dict(usage.rows) == by_month and by_month[key[:7]] >= 4
+    assert report.figures["usage_statements"] == by_month[key[:7]]
+    assert "2018 baseline of 450 opens a year" in usage.text[0]
+    assert report.charts["usage.png"][:4] == b"\x89PNG"
 
 
 def test_the_pandas_example_of_docs_bi_md_runs_as_laiou_bi(built, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 from laiou_assets.contract import FEEDS
 from laiou_assets.defs.feeds.assets import build_feed_asset
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
-from ops_checks.reconciliation import build_reconciliation_check
+from ops_checks.feeds import feed_checks
 
 MONTH = "2018-11-01"
 PERIOD = "201811"
@@ -23,7 +23,7 @@ PERIOD = "201811"
 
 def materialize(feed: str, landing: Path, partition_key: str = MONTH) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [build_feed_asset(FEEDS[feed]), build_reconciliation_check(feed)],
+        [build_feed_asset(FEEDS[feed]), feed_checks(FEEDS[feed], names=("reconciles_with_manifest",))],
         partition_key=partition_key,
         resources={"warehouse": WarehouseResource(), "landing": LandingZoneResource(path=str(landing))},
         instance=dg.DagsterInstance.ephemeral(),

@@ -26,6 +26,7 @@ from laiou_assets.running import QUIET, run_everything
 from ops_checks import backups
 from ops_checks.incidents import incident_watch
 from ops_checks.inspection_report import build_annual_summary, build_monthly_report, save_monthly, write_report
+from ops_checks.marts import tax_conserved
 from ops_checks.operations import inspection_tags, purge_history
 from ops_checks.runbook import runbook_sections
 
@@ -130,6 +131,14 @@ def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_l
     assert sql("select count(*) from audit.incident where severity = 'ERROR' and resolved_at is null") == [(0,)]
     assert sql("select count(*) > 0 from marts.dim_enterprise") == [(True,)]
     assert sql("select count(*) from audit.incident where subject like '%schema_as_contract'") == [(3,)]
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        assert tax_conserved(conn).passed
+        dropped = conn.execute(  # a fact row lost between the layers
+            "delete from marts.fct_tax_monthly where ctid = (select min(ctid) from marts.fct_tax_monthly) "
+            "returning extract(year from tax_month)::int, amount_yuan"
+        ).fetchone()
+        broken = tax_conserved(conn)
+    assert not broken.passed and f"{dropped[0]}: 来沪 tax" in broken.facts["problem"]
     # laiou run also made a proven backup and the report of the month after the last delivery
     assert sql("select outcome, restore_outcome from audit.backup") == [("ok", "equal")]
     report = settings.laiou_home() / "reports" / "2019-01" / "inspection_2019-01.html"
