@@ -46,6 +46,24 @@ def cmd_db(args) -> int:
     return 0
 
 
+def cmd_bi(args) -> int:
+    """Register the warehouse in Metabase (passwords from LAIOU_BI_PASSWORD and METABASE_PASSWORD)."""
+    from laiou_assets.bi_connect import metabase_database, register_in_metabase
+
+    missing = [v for v in ("LAIOU_BI_PASSWORD", "METABASE_PASSWORD") if not os.environ.get(v)]
+    if missing:
+        print(f"laiou bi: set {' and '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        body = metabase_database(warehouse.database_url(start=False), os.environ["LAIOU_BI_PASSWORD"])
+    except ValueError as exc:
+        print(f"laiou bi: {exc}", file=sys.stderr)
+        return 2
+    database_id = register_in_metabase(args.url.rstrip("/"), args.admin, os.environ["METABASE_PASSWORD"], body)
+    print(f"Metabase database {database_id}: {body['name']} (schema marts, as laiou_bi)")
+    return 0
+
+
 def _generate(
     out: Path,
     first: str,
@@ -159,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     db.add_argument("--role", help="with `url`: the address for this role instead (e.g. laiou_bi)")
     db.set_defaults(func=cmd_db)
+
+    bi = sub.add_parser("bi", help="connect a BI tool to the marts as laiou_bi (docs/bi.md)")
+    bi.add_argument("tool", choices=["metabase"])
+    bi.add_argument("--url", required=True, help="Metabase's address, e.g. http://metabase.internal:3000")
+    bi.add_argument("--admin", required=True, help="a Metabase administrator's e-mail")
+    bi.set_defaults(func=cmd_bi)
 
     gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")
     gen.add_argument("--out", help="landing zone directory (default $LAIOU_LANDING_DIR)")

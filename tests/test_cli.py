@@ -9,6 +9,9 @@ from pathlib import Path
 
 import psycopg
 
+from laiou_assets.cli import main
+from tests.recorder import Recorder
+
 LAIOU = str(Path(sys.executable).parent / "laiou")
 
 
@@ -55,3 +58,36 @@ def test_bad_fault_arguments_are_explained():
     assert result.returncode == 2 and "the reasons are field_count" in result.stderr
     result = laiou(*base, "--file-fault", "row_count=tax_payment/201801", env=dict(os.environ))
     assert result.returncode == 2 and "give FAULT=FEED/YYYY-MM" in result.stderr
+
+
+def test_laiou_bi_metabase_registers_the_marts_as_laiou_bi(monkeypatch, capsys):
+    metabase = Recorder({"/api/session": {"id": "session-1"}, "/api/database": {"id": 7}})
+    monkeypatch.setenv("LAIOU_DATABASE_URL", "postgresql://laiou@warehouse.internal:5433/laiou?sslmode=require")
+    monkeypatch.setenv("LAIOU_BI_PASSWORD", "bi-secret")
+    monkeypatch.setenv("METABASE_PASSWORD", "admin-secret")
+    try:
+        assert main(["bi", "metabase", "--url", metabase.url + "/", "--admin", "admin@office"]) == 0
+    finally:
+        metabase.close()
+    (session_path, _, login), (database_path, headers, database) = metabase.received
+    assert (session_path, login) == ("/api/session", {"username": "admin@office", "password": "admin-secret"})
+    assert database_path == "/api/database" and headers["X-Metabase-Session"] == "session-1"
+    assert database["engine"] == "postgres" and database["details"] == {
+        "host": "warehouse.internal",
+        "port": 5433,
+        "dbname": "laiou",
+        "user": "laiou_bi",
+        "password": "bi-secret",
+        "ssl": True,
+        "schema-filters-type": "inclusion",
+        "schema-filters-patterns": "marts",
+    }
+    assert "Metabase database 7" in capsys.readouterr().out
+
+
+def test_laiou_bi_metabase_refuses_a_unix_socket_warehouse(monkeypatch, capsys):
+    monkeypatch.setenv("LAIOU_DATABASE_URL", "user=postgres dbname=laiou host=/tmp/somewhere/pg")
+    monkeypatch.setenv("LAIOU_BI_PASSWORD", "x")
+    monkeypatch.setenv("METABASE_PASSWORD", "y")
+    assert main(["bi", "metabase", "--url", "http://127.0.0.1:9", "--admin", "a"]) == 2
+    assert "Metabase needs a TCP server" in capsys.readouterr().err

@@ -4,10 +4,8 @@ monthly inspection report and annual summary, and the purge of old run history."
 import json
 import os
 import shutil
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -29,6 +27,7 @@ from ops_checks.inspection_report import build_annual_summary, build_monthly_rep
 from ops_checks.marts import tax_conserved
 from ops_checks.operations import inspection_tags, purge_history
 from ops_checks.runbook import runbook_sections
+from tests.recorder import Recorder, SmtpRecorder
 
 
 def sql(query: str, params=None) -> list[tuple]:
@@ -36,32 +35,12 @@ def sql(query: str, params=None) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-class Webhook:
-    """A real HTTP endpoint on 127.0.0.1 that keeps the JSON bodies POSTed to it."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alert"
-
-
 @pytest.fixture
 def webhook(monkeypatch):
-    hook = Webhook()
-    monkeypatch.setenv("LAIOU_ALERT_WEBHOOK", hook.url)
+    hook = Recorder()
+    monkeypatch.setenv("LAIOU_ALERT_WEBHOOK", f"{hook.url}/alert")
     yield hook
-    hook.server.shutdown()
+    hook.close()
 
 
 def _ingest(month: str):
@@ -89,11 +68,11 @@ def test_a_failed_check_opens_one_incident_alerts_once_and_resolves_when_it_pass
         ("check", "raw/tax_payment:delivered_on_time", "2018-11-01", "WARN"),
         ("run", "ingest_feeds", "2018-12-01", "ERROR"),
     ]
-    assert [(a["event"], a["incident"]["subject"]) for a in webhook.received] == [
+    assert [(a["event"], a["incident"]["subject"]) for a in webhook.bodies()] == [
         ("opened", "raw/tax_payment:delivered_on_time"),
         ("opened", "ingest_feeds"),
     ]
-    assert "days_late" not in webhook.received[0]["text"] and "delivered 8 day(s) after" in webhook.received[0]["text"]
+    assert "days_late" not in webhook.bodies()[0]["text"] and "delivered 8 day(s) after" in webhook.bodies()[0]["text"]
     assert sql("select notified_via from audit.incident") == [("webhook",), ("webhook",)]
 
     # The bureau's stamp corrected and the month inspected again; the redelivery with the right count loaded.
@@ -111,7 +90,7 @@ def test_a_failed_check_opens_one_incident_alerts_once_and_resolves_when_it_pass
         "select subject, resolved_at > opened_at from audit.incident where resolved_at is not null order by kind"
     )
     assert resolved == [("raw/tax_payment:delivered_on_time", True), ("ingest_feeds", True)]
-    assert [a["event"] for a in webhook.received] == ["opened", "opened", "resolved", "resolved"]
+    assert [a["event"] for a in webhook.bodies()] == ["opened", "opened", "resolved", "resolved"]
 
 
 def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_landing, capsys):
@@ -260,3 +239,25 @@ def test_every_check_and_schedule_is_defined_with_a_runbook_section():
         "weekly_purge",
     } <= schedules
     assert {s.name for s in repo.sensor_defs} >= {"incident_watch", "landing_zone_arrivals"}
+
+
+def test_alerts_go_by_mail_when_smtp_is_configured_and_to_the_log_otherwise(monkeypatch):
+    from ops_checks.incidents import notify
+
+    incident = {"subject": "raw/tax_payment:volume_as_expected", "partition_key": "2018-11-01", "severity": "WARN"}
+    mail = SmtpRecorder()
+    monkeypatch.delenv("LAIOU_ALERT_WEBHOOK", raising=False)
+    monkeypatch.setenv("LAIOU_ALERT_SMTP", f"smtp://laiou:secret@127.0.0.1:{mail.port}")
+    monkeypatch.setenv("LAIOU_ALERT_TO", "oncall@office")
+    logged = []
+    try:
+        assert notify("opened", incident, logged.append) == "smtp"
+    finally:
+        mail.close()
+    [(sender, recipients, text)] = mail.mails
+    assert recipients == ["<oncall@office>"] and "raw/tax_payment:volume_as_expected 2018-11" in text
+    monkeypatch.setenv("LAIOU_ALERT_SMTP", "smtp://127.0.0.1:9")  # nothing listens: the failure is kept
+    assert notify("opened", incident, logged.append).startswith("smtp failed")
+    monkeypatch.delenv("LAIOU_ALERT_SMTP")
+    assert notify("resolved", incident, logged.append) == "log"
+    assert logged[-1].startswith("[laiou WARN] resolved: raw/tax_payment:volume_as_expected 2018-11")
