@@ -102,7 +102,7 @@ def cmd_generate(args) -> int:
 def cmd_run(args) -> int:
     from laiou_assets.running import run_everything
 
-    return run_everything(args.first, args.last, reload=args.reload)
+    return run_everything(args.first, args.last, reload=args.reload, operations=args.operations)
 
 
 def cmd_demo(args) -> int:
@@ -113,7 +113,7 @@ def cmd_demo(args) -> int:
     if not delivered(settings.landing_dir()):
         print(f"no deliveries in {settings.landing_dir()}: generating a sample landing zone", file=sys.stderr)
         _generate(settings.landing_dir(), **DEMO)
-    code = run_everything()
+    code = run_everything(operations=True)
     print_summary()
     return code
 
@@ -230,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM (default: all)")
     run.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM (default: all)")
     run.add_argument("--reload", action="store_true", help="load every delivery again, not only new ones")
+    run.add_argument(
+        "--operations",
+        action="store_true",
+        help="then also back up the warehouse (proven by a restore) and write the inspection report of the last "
+        "delivered month and its year's summary (`laiou demo` does; in production the schedules do)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="sample landing zone (if none) + run + summary")

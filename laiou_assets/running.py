@@ -41,8 +41,16 @@ def _in_range(deliveries: list[Delivery], first: str | None, last: str | None) -
     return [d for d in deliveries if lo <= d.period <= hi]
 
 
-def run_everything(first: str | None = None, last: str | None = None, reload: bool = False, build: bool = True) -> int:
-    """Load what arrived (or, with `reload`, every delivery) and build the marts; returns the exit code.
+def run_everything(
+    first: str | None = None,
+    last: str | None = None,
+    reload: bool = False,
+    build: bool = True,
+    operations: bool = False,
+) -> int:
+    """Load what arrived (or, with `reload`, every delivery) and build the marts; with `operations`, also
+    back up the warehouse and write the inspection report (schedules do both in production); returns the
+    exit code.
 
     What "arrived" means is decided as the arrival sensor decides it (`ingest/arrivals.py`).
     """
@@ -131,7 +139,7 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
         return 1
     _say("building the dbt models (staging → intermediate → marts), then the packages, backup and reports …")
     last_month = max(d.partition_key for d in complete)
-    for job, kwargs in (
+    jobs = (
         ("build_marts", {}),
         # Every tax month in one run: classification changes can move any month's figures (R12).
         (
@@ -141,12 +149,14 @@ def run_everything(first: str | None = None, last: str | None = None, reload: bo
         # Then what reads the marts: the districts' packages of the last month, and a usage snapshot.
         ("export_district_packages", {"partition_key": last_month}),
         ("snapshot_mart_usage", {}),
-        # Then the inspection layer: a backup proven by a restore, and the inspection of the last month's
-        # deliveries (the report of the month after it) with its year's summary.
-        ("backup_warehouse", {}),
-        ("monthly_inspection", {"partition_key": _report_month(last_month)}),
-        ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
-    ):
+    )
+    if operations:  # a backup proven by a restore, the report of the last delivery and its year's summary
+        jobs += (
+            ("backup_warehouse", {}),
+            ("monthly_inspection", {"partition_key": _report_month(last_month)}),
+            ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
+        )
+    for job, kwargs in jobs:
         if job == "monthly_inspection":
             _record_incidents(instance)  # so that the report lists what the build's checks found
         t0 = time.perf_counter()

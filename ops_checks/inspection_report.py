@@ -278,7 +278,8 @@ def chart_rows(history: dict[str, dict[str, int]]) -> bytes:
     ax.set_yscale("log")
     ax.set_title("Rows loaded per delivery month")
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(fontsize=8)
+    if history:
+        ax.legend(fontsize=8)
     return _png(figure)
 
 
