@@ -108,7 +108,8 @@ order by period, load_id desc
 
 def volume_as_expected(conn, feed: str, partition_key: str, t: Thresholds) -> Finding:
     """Rows of the month against the median of the trailing six delivered months (at least three) and the
-    same month of the previous year, where those exist; the feed's first delivery is never a baseline."""
+    median of the same month in earlier years, where those exist; a feed's first delivery is never a
+    baseline."""
     history = {
         p.isoformat(): rows for p, rows in conn.execute(LOADED_ROWS_SQL, {"feed": feed, "period": partition_key})
     }
@@ -123,9 +124,9 @@ def volume_as_expected(conn, feed: str, partition_key: str, t: Thresholds) -> Fi
     baselines = {}
     if len(trailing) >= 3:
         baselines["median_of_trailing_months"] = statistics.median(trailing)
-    last_year = f"{year - 1}-{month:02d}-01"
-    if last_year in history:
-        baselines["same_month_last_year"] = history[last_year]
+    same_month = [rows for k, rows in history.items() if int(k[5:7]) == month and int(k[:4]) < year]
+    if same_month:
+        baselines["median_of_same_month_in_earlier_years"] = statistics.median(same_month)
     if not baselines:
         return Finding(True, {**facts, "note": "fewer than three earlier months: no baseline yet"})
     facts.update({k: round(v) for k, v in baselines.items()})
@@ -391,7 +392,7 @@ FEED_CHECKS = [
     FeedCheck(
         "volume_as_expected",
         "数据量 / the month's rows are within LAIOU_VOLUME_LOW…LAIOU_VOLUME_HIGH (0.5×…2×) of the median of the "
-        "trailing six months and of the same month last year (the feed's first, initial delivery excluded). WARN.",
+        "trailing six months and of the same month in earlier years (a feed's first, initial delivery excluded). WARN.",
         WARN,
         lambda conn, landing, feed, key, t: volume_as_expected(conn, feed, key, t),
     ),

@@ -170,3 +170,28 @@ def test_thresholds_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("LAIOU_DRIFT_P", "often")
     with pytest.raises(ValueError, match="LAIOU_DRIFT_P='often' is not a float"):
         feeds.Thresholds.from_env()
+
+
+def test_volume_compares_with_the_same_month_in_earlier_years(laiou_env):
+    """Decembers of 3,000 rows, other months 1,000, an initial exchange of 50,000: a December of 1,000 is
+    usual against the trailing months but a third of the earlier Decembers."""
+    from laiou_assets.ingest.schema import ensure_schemas
+
+    months = [f"{y}-{m:02d}-01" for y in (2016, 2017, 2018) for m in range(1, 13)]
+    rows = {key: 50_000 if i == 0 else 3_000 if key[5:7] == "12" else 1_000 for i, key in enumerate(months)}
+    rows["2018-12-01"] = 1_000
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        ensure_schemas(conn)
+        for key, n in rows.items():
+            conn.execute(
+                "insert into audit.load_log (feed, period, file, rows, loaded, started_at, outcome) "
+                "values ('tax_payment', %s, 'f.csv', %s, %s, now(), 'loaded')",
+                [key, n, n],
+            )
+        december = feeds.volume_as_expected(conn, "tax_payment", "2018-12-01", T)
+        november = feeds.volume_as_expected(conn, "tax_payment", "2018-11-01", T)
+    assert not december.passed
+    assert december.facts["median_of_trailing_months"] == 1_000
+    assert december.facts["median_of_same_month_in_earlier_years"] == 3_000
+    assert "0.33× the median of same month in earlier years" in december.facts["problem"]
+    assert november.passed and november.facts["median_of_same_month_in_earlier_years"] == 1_000
