@@ -321,7 +321,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
         [month],
     ).fetchone()
     since = previous[0] if previous else None
-    window = f"since the previous report ({since:%Y-%m-%d %H:%M} UTC)" if since else "since records began"
+    window = f"Since the previous report ({since:%Y-%m-%d %H:%M} UTC)" if since else "Since records began"
 
     deliveries, delivery_figures = _deliveries(conn, landing, data_month, now)
     quarantine = _quarantine(conn, data_month)

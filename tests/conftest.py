@@ -12,6 +12,24 @@ from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from tests.scratch import scratch_warehouse
 
 
+@pytest.fixture(scope="session", autouse=True)
+def never_the_projects_own_warehouse(tmp_path_factory):
+    """Local state defaults to a temporary home for the whole session, so a test that loses its scratch
+    environment can never write into the developer's `.laiou` (the warehouse `make demo` filled)."""
+    home = tmp_path_factory.mktemp("default_home")
+    saved = {k: os.environ.get(k) for k in ("LAIOU_HOME", "DAGSTER_HOME", "LAIOU_LANDING_DIR")}
+    os.environ["LAIOU_HOME"] = str(home)
+    os.environ.pop("DAGSTER_HOME", None)
+    os.environ.pop("LAIOU_LANDING_DIR", None)
+    yield
+    warehouse.EmbeddedServer(home / "pg").stop()  # started only if a test fell back to the default
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory) -> str:
     external = os.environ.get("LAIOU_DATABASE_URL")
