@@ -27,6 +27,7 @@ from ops_checks.inspection_report import build_annual_summary, build_monthly_rep
 from ops_checks.marts import tax_conserved
 from ops_checks.operations import inspection_tags, purge_history
 from ops_checks.runbook import runbook_sections
+from ops_checks.store import ensure_ops_tables
 from tests.recorder import Recorder, SmtpRecorder
 
 
@@ -261,3 +262,30 @@ def test_alerts_go_by_mail_when_smtp_is_configured_and_to_the_log_otherwise(monk
     monkeypatch.delenv("LAIOU_ALERT_SMTP")
     assert notify("resolved", incident, logged.append) == "log"
     assert logged[-1].startswith("[laiou WARN] resolved: raw/tax_payment:volume_as_expected 2018-11")
+
+
+def test_the_build_schedules_skip_while_a_feed_has_an_open_error_incident(laiou_env):
+    repo = defs().get_repository_def()
+    when = datetime(2019, 1, 21, 8, tzinfo=UTC)
+
+    def tick(name: str):
+        context = dg.build_schedule_context(
+            instance=dg.DagsterInstance.ephemeral(),
+            scheduled_execution_time=when,
+            resources={"warehouse": WarehouseResource()},
+            repository_def=repo,
+        )
+        return repo.get_schedule_def(name).evaluate_tick(context)
+
+    assert [len(tick(n).run_requests) for n in ("monthly_build", "monthly_tax_facts")] == [1, 1]
+    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
+        ensure_ops_tables(conn)
+        conn.execute(
+            "insert into audit.incident (kind, subject, partition_key, severity, opened_at, message) values "
+            "('check', 'raw/tax_payment:reconciles_with_manifest', '2018-12-01', 'ERROR', now(), 'rows differ')"
+        )
+    for name in ("monthly_build", "monthly_tax_facts"):
+        skipped = tick(name)
+        assert not skipped.run_requests
+        assert "raw/tax_payment:reconciles_with_manifest 2018-12: rows differ" in skipped.skip_message
+    assert tick("monthly_tax_facts").run_requests == [] and len(tick("daily_backup").run_requests) == 1
