@@ -11,7 +11,7 @@ import os
 import statistics
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,13 +44,13 @@ class Thresholds:
         """LAIOU_DUE_DAY, LAIOU_VOLUME_LOW, LAIOU_VOLUME_HIGH, LAIOU_DRIFT_P, LAIOU_DRIFT_TVD,
         LAIOU_UNKNOWN_SHARE; a bureau's own due day in LAIOU_DUE_DAY_<FEED> (read by `due_day_of`)."""
         values = {}
-        for name, kind in (("due_day", int), *((n, float) for n in cls.__dataclass_fields__ if n != "due_day")):
-            raw = os.environ.get(f"LAIOU_{name.upper()}")
+        for f in fields(cls):
+            raw, kind = os.environ.get(f"LAIOU_{f.name.upper()}"), type(f.default)  # int or float
             if raw:
                 try:
-                    values[name] = kind(raw)
+                    values[f.name] = kind(raw)
                 except ValueError as exc:
-                    raise ValueError(f"LAIOU_{name.upper()}={raw!r} is not a {kind.__name__}") from exc
+                    raise ValueError(f"LAIOU_{f.name.upper()}={raw!r} is not a {kind.__name__}") from exc
         return cls(**values)
 
     def due_day_of(self, feed: str) -> int:
@@ -195,30 +195,35 @@ def schema_as_contract(conn, landing: Path, feed: str, partition_key: str) -> Fi
 
 # ---------------------------------------------------------------------------------------------- drift
 
+# An enterprise's district as of the month checked, for that month and its baseline months alike: the
+# shares then move only with the feed, not with enterprises moving district.
 ENTERPRISE_AS_OF = """
 (select distinct on (uscc) uscc, district_code
- from raw.saic_enterprise where _period <= %(period)s
+ from raw.saic_enterprise where _period <= %(as_of)s
  order by uscc, record_date desc, _period desc)
 """
 
-# Per feed: dimension → SQL counting the month's records by a raw key (mapped to a category in Python).
+# Per feed: dimension → SQL counting the records of each of %(periods)s by a raw key (mapped to a category
+# in Python), in one pass over those months.
 DRIFT_SQL = {
     "saic_enterprise": {
-        "district": "select district_code, count(*) from raw.saic_enterprise where _period = %(period)s group by 1",
-        "industry_section": "select left(industry_code, 2), count(*) from raw.saic_enterprise "
-        "where _period = %(period)s group by 1",
+        "district": "select _period, district_code, count(*) from raw.saic_enterprise "
+        "where _period = any(%(periods)s::date[]) group by 1, 2",
+        "industry_section": "select _period, left(industry_code, 2), count(*) from raw.saic_enterprise "
+        "where _period = any(%(periods)s::date[]) group by 1, 2",
     },
     "saic_shareholder": {
-        "source_province": "select left(investor_region_code, 2), count(*) from raw.saic_shareholder "
-        "where _period = %(period)s and investor_country = 'CHN' and investor_region_code is not null group by 1",
+        "source_province": "select _period, left(investor_region_code, 2), count(*) from raw.saic_shareholder "
+        "where _period = any(%(periods)s::date[]) and investor_country = 'CHN' and investor_region_code is not null "
+        "group by 1, 2",
     },
     "tax_payment": {
-        "district": f"select e.district_code, count(*) from raw.tax_payment t join {ENTERPRISE_AS_OF} e "
-        "on e.uscc = t.taxpayer_id where t._period = %(period)s group by 1",
+        "district": f"select t._period, e.district_code, count(*) from raw.tax_payment t join {ENTERPRISE_AS_OF} e "
+        "on e.uscc = t.taxpayer_id where t._period = any(%(periods)s::date[]) group by 1, 2",
     },
     "stats_indicator": {
-        "district": f"select e.district_code, count(*) from raw.stats_indicator s join {ENTERPRISE_AS_OF} e "
-        "on e.uscc = s.uscc where s._period = %(period)s group by 1",
+        "district": f"select s._period, e.district_code, count(*) from raw.stats_indicator s "
+        f"join {ENTERPRISE_AS_OF} e on e.uscc = s.uscc where s._period = any(%(periods)s::date[]) group by 1, 2",
     },
 }
 
@@ -242,15 +247,16 @@ def shares_stable(conn, feed: str, partition_key: str, t: Thresholds) -> Finding
             [feed, partition_key],
         )
     ]
-    periods = [p for p in periods if p != _first_loaded(conn, feed)]  # the initial exchange: stock, not flow
+    first = _first_loaded(conn, feed)
+    periods = [p for p in periods if p != first]  # the initial exchange: stock, not flow
     facts: dict = {"month": partition_key[:7], "compared_with_months": len(periods)}
     if len(periods) < 3:
         return Finding(True, {**facts, "note": "fewer than three earlier months: no baseline yet"})
     problems, sample = [], []
     for dimension, sql in DRIFT_SQL[feed].items():
-        category = _category(dimension)
-        now = _counts(conn, sql, partition_key, category)
-        earlier = [_counts(conn, sql, p, category) for p in periods]
+        counts = _counts(conn, sql, [partition_key, *periods], partition_key, _category(dimension))
+        now = counts.get(partition_key, {})
+        earlier = [counts.get(p, {}) for p in periods]
         n = sum(now.values())
         expected = _mean_shares([e for e in earlier if e])
         if n < 50 or not expected:
@@ -275,10 +281,12 @@ def shares_stable(conn, feed: str, partition_key: str, t: Thresholds) -> Finding
     return Finding(not problems, {**facts, "problem": "; ".join(problems) or None}, sample)
 
 
-def _counts(conn, sql: str, period: str, category: Callable[[str], str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for key, n in conn.execute(sql, {"period": period}):
-        counts[category(key)] = counts.get(category(key), 0) + n
+def _counts(conn, sql: str, periods: list[str], as_of: str, category: Callable[[str], str]) -> dict[str, dict]:
+    """period → category → records, for the given months."""
+    counts: dict[str, dict[str, int]] = {}
+    for period, key, n in conn.execute(sql, {"periods": periods, "as_of": as_of}):
+        month = counts.setdefault(period.isoformat(), {})
+        month[category(key)] = month.get(category(key), 0) + n
     return counts
 
 

@@ -8,6 +8,7 @@ $LAIOU_HOME/reports/<YYYY-MM>/, its figures kept in audit.inspection_report for 
 
 import base64
 import html
+import io
 import json
 import os
 import statistics
@@ -249,17 +250,14 @@ def _usage(conn) -> list[tuple[str, int]]:
 
 
 def _png(figure) -> bytes:
-    import io
-
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
+    _plt().close(figure)
     return out.getvalue()
 
 
 def _plt():
+    """pyplot on the file-only backend, imported when a chart is drawn rather than with the definitions."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: files only

@@ -202,7 +202,7 @@ def _previous_month(scheduled: datetime) -> str:
     return (first - timedelta(days=1)).replace(day=1).strftime("%Y-%m-%d")
 
 
-def _gate(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason | None:
+def _gate(warehouse: WarehouseResource) -> dg.SkipReason | None:
     with warehouse.connect() as conn:
         blocked = blocking_incidents(conn)
     if blocked:
@@ -232,8 +232,8 @@ def monthly_ingest(context: dg.ScheduleEvaluationContext):
     name="monthly_build",
     description="构建集市 / on the 21st after the loads, build the marts; skipped while a feed fails an ERROR check.",
 )
-def monthly_build(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
-    return _gate(context, warehouse) or dg.RunRequest()
+def monthly_build(warehouse: WarehouseResource):
+    return _gate(warehouse) or dg.RunRequest()
 
 
 @dg.schedule(
@@ -246,7 +246,7 @@ def monthly_build(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
 def monthly_tax_facts(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
     last = _previous_month(context.scheduled_execution_time)
     first = monthly_partitions.get_first_partition_key()
-    return _gate(context, warehouse) or dg.RunRequest(tags={RANGE_START: first, RANGE_END: last})
+    return _gate(warehouse) or dg.RunRequest(tags={RANGE_START: first, RANGE_END: last})
 
 
 @dg.schedule(
