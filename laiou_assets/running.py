@@ -137,7 +137,10 @@ def run_everything(
             + "\n  (docs/runbook.md; audit.incident holds them until the check passes again)"
         )
         return 1
-    _say("building the dbt models (staging → intermediate → marts), then the packages, backup and reports …")
+    _say(
+        "building the dbt models (staging → intermediate → marts), then the district packages"
+        + (", a backup and the inspection report …" if operations else " …")
+    )
     last_month = max(d.partition_key for d in complete)
     jobs = (
         ("build_marts", {}),
@@ -174,7 +177,7 @@ def run_everything(
             break
     _say(f"done in {time.perf_counter() - started:.1f}s")
     report = settings.laiou_home() / "reports" / _report_month(last_month)[:7]
-    if report.exists():
+    if operations and report.exists():  # not a report left by an earlier run
         _say(f"inspection report 月度巡检报告: {report / f'inspection_{report.name}.html'}")
     if failures:
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))
