@@ -2,7 +2,8 @@
 
 The roles are created here, before dbt runs, because dbt's `grants` config grants to roles that must
 already exist. The grants themselves come from dbt (dbt_project.yml) and the row-level security from the
-`apply_access` macro, run at the end of every dbt invocation.
+post-hook `protect_enterprise_rows` of each enterprise-level mart, in the transaction that builds it
+(dbt_project/macros/access.sql), so it fails closed.
 """
 
 import csv

@@ -4,6 +4,7 @@ security, against marts built by `laiou run` from a small generated landing zone
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -67,9 +68,9 @@ def as_role(url: str, role: str) -> psycopg.Connection:
     return psycopg.connect(warehouse.with_user(url, role), autocommit=True)
 
 
-def fetch(url: str, sql: str, role: str | None = None):
+def fetch(url: str, sql: str, role: str | None = None, params=None):
     with as_role(url, role) if role else psycopg.connect(url) as conn:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, params).fetchall()
 
 
 def test_bi_role_reads_every_mart_and_nothing_else_and_writes_nothing(built):
@@ -306,3 +307,119 @@ def test_hostile_text_in_a_feed_stays_text_through_the_marts(built):
     assert fetch(built, "select count(*) from marts.dim_enterprise") == fetch(
         built, "select count(distinct uscc) from raw.saic_enterprise"
     )
+
+
+# --- Access fails closed (issue #19): no district role ever reads a foreign row, during or after a build ---
+
+PROTECTED = ("dim_enterprise", "fct_tax_monthly", "fct_stats_monthly")
+
+
+class ForeignRowWatch:
+    """Polls as one district role, the way a BI tool would, and counts the foreign rows it ever saw."""
+
+    def __init__(self, url: str):
+        counts = dict(fetch(url, "select district_code, count(*) from marts.dim_enterprise group by 1"))
+        self.district = max(counts, key=counts.get)
+        self.own = [
+            r[0] for r in fetch(url, f"select uscc from marts.dim_enterprise where district_code = '{self.district}'")
+        ]
+        self.conn = as_role(url, district_role(self.district))
+        self.conn.execute("set lock_timeout = '100ms'")  # a table being swapped is waited for briefly, not stalled on
+        self.polls, self.answered, self.foreign = 0, 0, []
+
+    def poll(self) -> None:
+        self.polls += 1
+        try:
+            seen = self.conn.execute(
+                """select (select count(*) from marts.dim_enterprise where district_code <> %(d)s),
+                          (select count(*) from marts.fct_tax_monthly where uscc <> all(%(own)s)),
+                          (select count(*) from marts.fct_stats_monthly where uscc <> all(%(own)s))""",
+                {"d": self.district, "own": self.own},
+            ).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            return  # the build holds the table: nothing read
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InsufficientPrivilege):
+            return  # between two tables, or before the grant: nothing read either
+        self.answered += 1
+        if any(seen):
+            self.foreign.append(dict(zip(PROTECTED, seen, strict=True)))
+
+
+def dbt_command(url: str, tmp_path: Path, *args: str) -> tuple[list[str], dict]:
+    from laiou_assets.defs.dbt.project import dbt_executable
+
+    env = {**os.environ, **warehouse.dbt_env(url), "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
+    argv = [dbt_executable(), *args, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    return argv, env
+
+
+def builder_busy(url: str) -> bool:
+    """Another session (the build) still has a transaction open on the database."""
+    return bool(
+        fetch(
+            url,
+            "select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() "
+            "and xact_start is not null and usename <> all(array(select rolname from pg_roles where rolname like "
+            "'laiou\\_%'))",
+        )
+    )
+
+
+def being_created(url: str, model: str) -> bool:
+    """The build's transaction holds the model's new table (dbt's `<model>__dbt_tmp`), not yet committed."""
+    return bool(
+        fetch(
+            url,
+            "select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname like %s "
+            "and l.pid <> pg_backend_pid() and l.granted and l.mode = 'AccessExclusiveLock'",
+            params=[f"{model}%"],
+        )
+    )
+
+
+def table_oid(url: str, name: str) -> int | None:
+    return fetch(url, f"select to_regclass('marts.{name}')::oid")[0][0]
+
+
+def test_a_district_role_never_sees_a_foreign_row_while_the_marts_are_rebuilt(built, tmp_path):
+    watch = ForeignRowWatch(built)
+    argv, env = dbt_command(built, tmp_path, "run", "--full-refresh", "--select", "path:models/marts")
+    before = {name: table_oid(built, name) for name in PROTECTED}
+    build = subprocess.Popen(argv, cwd=settings.DBT_PROJECT_DIR, env=env, stdout=subprocess.DEVNULL)
+    while build.poll() is None:
+        watch.poll()
+    watch.poll()
+    assert build.returncode == 0
+    assert all(table_oid(built, name) != before[name] for name in PROTECTED)  # every protected table was replaced
+    assert watch.answered > 20, "the watch read too rarely to tell"
+    assert watch.foreign == []
+    with psycopg.connect(built) as conn:
+        assert access_problems(conn)[0] == []
+
+
+@pytest.mark.parametrize("model", PROTECTED)
+def test_a_build_killed_at_a_protected_model_leaves_no_foreign_row_readable(built, tmp_path, model):
+    """Killed once inside the transaction that rebuilds `model`, once right after that transaction commits."""
+    watch = ForeignRowWatch(built)
+    argv, env = dbt_command(built, tmp_path, "run", "--full-refresh", "--select", model)
+    for moment in ("building", "committed"):
+        before = table_oid(built, model)
+        build = subprocess.Popen(argv, cwd=settings.DBT_PROJECT_DIR, env=env, stdout=subprocess.DEVNULL)
+        while build.poll() is None:
+            replaced = table_oid(built, model) != before
+            if (moment == "committed" and replaced) or (moment == "building" and being_created(built, model)):
+                build.kill()
+                break
+            watch.poll()
+        build.wait()
+        while builder_busy(built):  # the server notices the lost client and rolls back, or has committed
+            watch.poll()
+        watch.poll()
+        if moment == "committed":
+            assert table_oid(built, model) != before, "the build ended before it could be killed after its commit"
+    assert watch.answered > 0
+    assert watch.foreign == []
+    with psycopg.connect(built) as conn:
+        problems, state = access_problems(conn)
+    assert problems == [], problems
+    assert state[model]["rls"] and state[model]["forced"]
