@@ -3,7 +3,7 @@
 import dagster as dg
 
 from laiou_assets import settings
-from laiou_assets.exports.district_packages import month_folder, write_district_packages
+from laiou_assets.exports.district_packages import PackagesIncomplete, month_folder, write_district_packages
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 
@@ -27,9 +27,24 @@ MARTS_READ = [
 def district_packages(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     month = context.partition_time_window.start.date()
     exports = settings.laiou_home() / "exports"
-    with warehouse.connect() as conn:
-        paths = write_district_packages(conn, month, exports)
     folder = month_folder(exports, month)
+    try:
+        with warehouse.connect() as conn:
+            paths = write_district_packages(conn, month, exports)
+    except PackagesIncomplete as incomplete:
+        # Every other district got its file; the asset still fails, naming the ones that did not.
+        for district, why in incomplete.failed.items():
+            context.log.error(f"district {district}: package not written: {why}")
+        raise dg.Failure(
+            description=f"district packages not written for {', '.join(incomplete.failed)} "
+            f"({len(incomplete.written)} written under {folder})",
+            metadata={
+                "workbooks": len(incomplete.written),
+                "failed_districts": ", ".join(sorted(incomplete.failed)),
+                "failures": dg.MetadataValue.json(incomplete.failed),
+                "directory": dg.MetadataValue.path(str(folder)),
+            },
+        ) from incomplete
     context.log.info(f"wrote {len(paths)} district packages under {folder}")
     return dg.MaterializeResult(metadata={"workbooks": len(paths), "directory": dg.MetadataValue.path(str(folder))})
 
