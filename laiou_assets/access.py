@@ -13,6 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from laiou_assets import settings, warehouse
+
 BI_ROLE = "laiou_bi"
 DISTRICTS_GROUP = "laiou_districts"  # NOLOGIN: every district role is a member; grants go to it
 DISTRICT_PREFIX = "laiou_district_"
@@ -32,7 +34,8 @@ def district_role(code: str) -> str:
 
 def ensure_roles(conn: psycopg.Connection) -> list[str]:
     """Create the access roles that do not exist yet; returns the names created. `laiou_bi` gets the
-    password in LAIOU_BI_PASSWORD when set (servers that ask for one)."""
+    password in LAIOU_BI_PASSWORD when set. On a server whose URL names laiou's passfile (the embedded one,
+    which asks every role for a password), each login role without a password there gets one."""
     wanted = [(BI_ROLE, True, None), (DISTRICTS_GROUP, False, None)]
     wanted += [(district_role(c), True, DISTRICTS_GROUP) for c in current_districts()]
     created = []
@@ -49,7 +52,26 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
                 statement += sql.SQL(" in role {}").format(sql.Identifier(member_of))
             conn.execute(statement)
             created.append(name)
+        passfile = warehouse.passfile_of(conn.info.dsn)
+        for name, login, _ in wanted:
+            if login and passfile and (name in created or not warehouse.has_password(passfile, name)):
+                _set_password(conn, name, warehouse.role_password(passfile, name))
         password = os.environ.get("LAIOU_BI_PASSWORD")
         if password:
-            conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(BI_ROLE), sql.Literal(password)))
+            _set_password(conn, BI_ROLE, password)
+        limits = {
+            "idle_in_transaction_session_timeout": settings.reader_idle_timeout(),
+            "statement_timeout": settings.reader_statement_timeout(),
+        }
+        for name, login, _ in wanted:
+            for setting, value in limits.items() if login else ():  # role settings apply at each login
+                conn.execute(
+                    sql.SQL("alter role {} set {} = {}").format(
+                        sql.Identifier(name), sql.Identifier(setting), sql.Literal(value)
+                    )
+                )
     return created
+
+
+def _set_password(conn: psycopg.Connection, role: str, password: str) -> None:
+    conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict
+
 from laiou_assets import settings, warehouse
 
 DEMO = {"first": "2016-01", "last": "2018-12", "enterprises": 20_000, "seed": 20181231}
@@ -25,7 +27,19 @@ def _month(value: str) -> str:
 def cmd_db(args) -> int:
     if args.action == "url":
         url = warehouse.database_url(start=True)
-        print(warehouse.with_user(url, args.role) if args.role else url)
+        if not args.role:
+            print(warehouse.as_url(conninfo_to_dict(url)))
+            return 0
+        with warehouse.connect(url) as conn:
+            roles = [r[0] for r in conn.execute("select rolname from pg_roles where rolcanlogin order by 1")]
+        if args.role not in roles:
+            readers = [r for r in roles if r.startswith("laiou_")] or ["(none yet: run `laiou run` first)"]
+            print(
+                f"laiou db url: no login role {args.role!r} on this server; laiou's are: {', '.join(readers)}",
+                file=sys.stderr,
+            )
+            return 2
+        print(warehouse.with_user(url, args.role))
         return 0
     if settings.database_url():
         print(
@@ -99,10 +113,18 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _one_run_at_a_time(what: str):
+    """Serialize `laiou run`s (and demos) on the warehouse: a second waits, saying who runs."""
+    url = warehouse.database_url(start=True)
+    say = lambda message: print(f"laiou {what}: {message}", file=sys.stderr, flush=True)  # noqa: E731
+    return warehouse.advisory_lock(url, warehouse.RUN_LOCK, f"laiou {what} (pid {os.getpid()})", say)
+
+
 def cmd_run(args) -> int:
     from laiou_assets.running import run_everything
 
-    return run_everything(args.first, args.last, reload=args.reload, operations=args.operations)
+    with _one_run_at_a_time("run"):
+        return run_everything(args.first, args.last, reload=args.reload, operations=args.operations)
 
 
 def cmd_demo(args) -> int:
@@ -113,7 +135,8 @@ def cmd_demo(args) -> int:
     if not delivered(settings.landing_dir()):
         print(f"no deliveries in {settings.landing_dir()}: generating a sample landing zone", file=sys.stderr)
         _generate(settings.landing_dir(), **DEMO)
-    code = run_everything(operations=True)
+    with _one_run_at_a_time("demo"):
+        code = run_everything(operations=True)
     print_summary()
     return code
 

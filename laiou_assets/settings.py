@@ -25,6 +25,22 @@ def database_url() -> str | None:
     return os.environ.get("LAIOU_DATABASE_URL") or None
 
 
+# Readers must not stall a build: PostgreSQL queues every later reader behind a build waiting for a table
+# that an idle reader's open transaction still holds. Reading roles (laiou_bi, the districts) lose an idle
+# transaction after LAIOU_READER_IDLE_TIMEOUT and a statement after LAIOU_READER_STATEMENT_TIMEOUT; a dbt
+# build waits at most LAIOU_BUILD_LOCK_TIMEOUT for a lock (longer than a reader's statement), then fails.
+def reader_idle_timeout() -> str:
+    return os.environ.get("LAIOU_READER_IDLE_TIMEOUT") or "60s"
+
+
+def reader_statement_timeout() -> str:
+    return os.environ.get("LAIOU_READER_STATEMENT_TIMEOUT") or "5min"
+
+
+def build_lock_timeout() -> str:
+    return os.environ.get("LAIOU_BUILD_LOCK_TIMEOUT") or "6min"
+
+
 DAGSTER_YAML = """\
 # Written by laiou: no telemetry, no sign-up pop-up in the UI, and one event log database with global
 # event ids, so that the incident sensor (ops_checks/incidents.py) reads on from where it left off (the

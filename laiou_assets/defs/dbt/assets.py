@@ -13,7 +13,7 @@ from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
 from laiou_assets.ingest.schema import ensure_schemas
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
-from laiou_assets.warehouse import dbt_env
+from laiou_assets.warehouse import BUILD_LOCK, advisory_lock, dbt_env
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
@@ -46,6 +46,12 @@ def _prepare(warehouse: WarehouseResource) -> None:
     os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
 
 
+def one_build_at_a_time(warehouse: WarehouseResource, context: dg.AssetExecutionContext):
+    """dbt builds serialize on the warehouse (a `laiou run` and the daemon's schedule, two runs)."""
+    holder = f"dagster run {context.run.run_id[:8]} (dbt build)"
+    return advisory_lock(warehouse.url(), BUILD_LOCK, holder, say=context.log.info)
+
+
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
@@ -55,7 +61,8 @@ def _prepare(warehouse: WarehouseResource) -> None:
 def laiou_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Builds and tests the dbt models (all but the monthly tax facts) against the warehouse."""
     _prepare(warehouse)
-    yield from dbt.cli(["build"], context=context).stream()
+    with one_build_at_a_time(warehouse, context):
+        yield from dbt.cli(["build"], context=context).stream()
 
 
 @dbt_assets(
@@ -72,7 +79,8 @@ def laiou_tax_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     _prepare(warehouse)
     window = context.partition_key_range  # month starts, both included
     months = {"min_month": window.start, "max_month": window.end}
-    yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
+    with one_build_at_a_time(warehouse, context):
+        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
 
 
 @dg.definitions
