@@ -189,7 +189,10 @@ def dbt_env(url: str) -> dict[str, str]:
     if params.get("passfile"):
         env["PGPASSFILE"] = str(params["passfile"])
     # A build waits for a table a reader holds, but not forever (settings.build_lock_timeout).
-    env["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c lock_timeout={settings.build_lock_timeout()}".strip()
+    options = os.environ.get("PGOPTIONS", "")
+    if "lock_timeout" not in options:  # the operator's own, or ours from an earlier call in this process
+        options = f"{options} -c lock_timeout={settings.build_lock_timeout()}".strip()
+    env["PGOPTIONS"] = options
     return env
 
 
