@@ -13,7 +13,6 @@ seed-scale tax month, cost a second to start and gained nothing once the checks 
 """
 
 import csv
-import hashlib
 import io
 import itertools
 from collections import Counter
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas  # noqa: F401  pyarrow imports it on its first pa.array (0.4 s): here, not during a load
@@ -30,10 +30,11 @@ import pyarrow.csv as pacsv
 
 from laiou_assets.contract import Feed
 from laiou_assets.ingest.columnar import MULTIPLIER, Anomaly, BatchValidator, hash64, line_ends, parse_block
-from laiou_assets.ingest.landing import FileFault, Manifest
+from laiou_assets.ingest.landing import FileFault, Manifest, open_delivered
+from laiou_assets.ingest.records import BLOCK_BYTES, Blocks, check_header, read_header, records, records_at
+from laiou_assets.ingest.records import header_of as header_of  # the header check, for ops_checks and the loader
 from laiou_assets.ingest.validate import RowValidator, is_decimal
 
-BLOCK_BYTES = 2 << 20  # read, checked and sent to COPY a block at a time
 BLOCK_ROWS = 50_000  # the exact path hashes its keys this many rows at a time
 
 
@@ -54,7 +55,7 @@ def number_lines(block: bytes, ends: np.ndarray, first_line: int) -> bytes | mem
 
 @dataclass
 class ReadSummary:
-    """What one pass over a delivery found; the quarantined rows wait in `quarantine_path` (CSV)."""
+    """What one pass over a delivery found; the quarantined rows wait in the reader's spool (UTF-8 CSV)."""
 
     records: int = 0
     loaded: int = 0
@@ -63,18 +64,21 @@ class ReadSummary:
     total_loaded: Decimal = Decimal(0)
     total_quarantined: Decimal = Decimal(0)
     sha256: str = ""
-    quarantine_path: str = ""
     retracted_lines: list[int] = field(default_factory=list)  # sent to COPY, then found to be duplicates
 
 
 class DeliveryReader:
     """Iterate to get the rows to COPY: UTF-8 CSV, columns `_line` then the file's header order."""
 
-    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, quarantine_path: str):
+    def __init__(self, feed: Feed, csv_path: Path, manifest: Manifest, spool: BinaryIO, zone: Path | None = None):
+        """`spool` receives the quarantined rows (the loader's anonymous temporary file: nothing is left
+        behind if the process dies); `zone` is the landing zone the CSV must lie in."""
         self.feed = feed
         self.path = csv_path
         self.manifest = manifest
-        self.summary = ReadSummary(quarantine_path=quarantine_path)
+        self.spool = spool
+        self.zone = zone
+        self.summary = ReadSummary()
         self.by_reason: Counter[str] = Counter()
         self.next_line = 2  # the header is line 1
         # Of every row sent to COPY: a 64-bit hash of its key and its line (12 bytes a row, whatever the file).
@@ -82,27 +86,29 @@ class DeliveryReader:
         self.key_lines: list[np.ndarray] = []
 
     def __iter__(self) -> Iterator[bytes | memoryview]:
-        with (
-            open(self.path, "rb") as binary,
-            open(self.summary.quarantine_path, "w", encoding="utf-8", newline="") as q,
-        ):
-            self.quarantine = csv.writer(q)
-            source = _Blocks(binary)
-            self.header = _read_header(self.path, source, self.manifest)
-            _check_header(self.path, self.header, self.feed)
-            self.validator = RowValidator(self.feed, self.header)
-            self.batch = BatchValidator(self.feed)
-            self.ctl = self.validator.control_pos
-            blocks = source.blocks()
-            for block in blocks:
-                try:
-                    chunk = self.fast_block(block)
-                except Anomaly:
-                    # From this block on, record by record: exact, and it names the line of a file fault.
-                    yield from self.exact(itertools.chain([block], blocks))
-                    break
-                yield chunk
-            self._retract_duplicates(q)
+        q = io.TextIOWrapper(self.spool, encoding="utf-8", newline="")
+        try:
+            with open_delivered(self.path, self.zone, "CSV") as binary:
+                self.quarantine = csv.writer(q)
+                source = Blocks(binary, self.path)
+                self.header = read_header(self.path, source, self.manifest)
+                check_header(self.path, self.header, self.feed)
+                self.validator = RowValidator(self.feed, self.header)
+                self.batch = BatchValidator(self.feed)
+                self.ctl = self.validator.control_pos
+                blocks = source.blocks(BLOCK_BYTES)  # this module's, which tests make small
+                for block in blocks:
+                    try:
+                        chunk = self.fast_block(block)
+                    except Anomaly:
+                        # From this block on, record by record: exact, and it names the line of a file fault.
+                        yield from self.exact(itertools.chain([block], blocks))
+                        break
+                    yield chunk
+                self._retract_duplicates(q)
+        finally:
+            q.flush()
+            q.detach()  # the spool stays open for the loader (a wrapper closes its file when collected)
         self.summary.by_reason = dict(self.by_reason)
         self.summary.sha256 = source.hasher.hexdigest()
         self._check_file(self.summary)
@@ -127,7 +133,7 @@ class DeliveryReader:
         key_pos = [self.header.index(k) for k in self.feed.key]
         first: set[tuple] = set()
         later: dict[int, tuple] = {}
-        for line, fields, text in _records_at(self.path, self.manifest, candidates):  # in line order
+        for line, fields, text in records_at(self.path, self.manifest, candidates, self.zone):  # in line order
             k = tuple(fields[i] for i in key_pos)
             if k in first:
                 later[line] = (k, Decimal(fields[self.ctl]), text)
@@ -177,6 +183,12 @@ class DeliveryReader:
             utf8 = block if self.manifest.encoding == "UTF-8" else block.decode(self.manifest.codec).encode()
         except UnicodeDecodeError as exc:
             raise Anomaly(str(exc)) from exc
+        if b"\r" in utf8:
+            # feeds.md allows LF and CRLF line ends, mixed too; COPY wants one kind throughout: LF. A CR that
+            # ends no line is a character of its field, which Arrow would take for a line end: read exactly.
+            if utf8.count(b"\r") != utf8.count(b"\r\n"):
+                raise Anomaly("a carriage return that ends no line")
+            utf8 = utf8.replace(b"\r\n", b"\n")
         ends = line_ends(utf8)
         table = parse_block(utf8, self.header, len(ends))
         n = table.num_rows
@@ -185,7 +197,7 @@ class DeliveryReader:
         lines = utf8.decode().split("\n") if suspect.any() else None
         validator = self.validator
         for i in np.flatnonzero(suspect):
-            text = lines[i].rstrip("\r")
+            text = lines[i]
             fields = next(csv.reader([text]))
             fault = validator.row_fault(fields)
             if fault is None:  # the column checks are a sieve; the row checks decide
@@ -244,11 +256,14 @@ class DeliveryReader:
         key_pos = [self.header.index(k) for k in self.feed.key]
         keys: list[list[str]] = [[] for _ in key_pos]  # of the rows sent, hashed every BLOCK_ROWS rows
         lines: list[int] = []
-        for line, fields, text in _records(self.path, self.manifest, blocks, self.next_line):
+        for line, fields, text in records(self.path, self.manifest, blocks, self.next_line):
             self.summary.records += 1
             fault = self.validator.row_fault(fields)
             if fault is None:
-                writer.writerow((line, *(value or None for value in fields)))
+                if "\r" in text:  # csv.writer ending lines in LF would leave a CR in a value unquoted
+                    out.write(_quoted_row(line, fields))
+                else:
+                    writer.writerow((line, *(value or None for value in fields)))
                 for values, k in zip(keys, key_pos, strict=True):
                     values.append(fields[k])
                 lines.append(line)
@@ -269,112 +284,7 @@ class DeliveryReader:
             self._remember_keys([pa.array(v, pa.string()) for v in keys], np.array(lines))
 
 
-class _Blocks:
-    """The file's bytes in blocks of whole lines, hashed as they are read (one pass, bounded memory)."""
-
-    def __init__(self, binary):
-        self.binary = binary
-        self.hasher = hashlib.sha256()
-
-    def readline(self) -> bytes:
-        line = self.binary.readline()
-        self.hasher.update(line)
-        return line
-
-    def blocks(self) -> Iterator[bytes]:
-        """Blocks ending at a line end (the last one perhaps not)."""
-        rest = b""
-        while chunk := self.binary.read(BLOCK_BYTES):
-            self.hasher.update(chunk)
-            cut = chunk.rfind(b"\n") + 1
-            if cut == 0:
-                rest += chunk
-                continue
-            yield rest + chunk[:cut]
-            rest = chunk[cut:]
-        if rest:
-            yield rest
-
-
-def _lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines (ending in LF, CRLF kept) of consecutive blocks; a CR alone does not end a line."""
-    for block in blocks:
-        parts = block.split(b"\n")
-        for part in parts[:-1]:
-            yield part + b"\n"
-        if parts[-1]:
-            yield parts[-1]
-
-
-def header_of(path: Path, manifest: Manifest, feed: Feed) -> list[str]:
-    """The file's header columns, checked against the contract (FileFault naming line 1 if wrong)."""
-    with open(path, "rb") as binary:
-        header = _read_header(path, _Blocks(binary), manifest)
-    _check_header(path, header, feed)
-    return header
-
-
-def _read_header(path: Path, source: _Blocks, manifest: Manifest) -> list[str]:
-    raw = source.readline()
-    if not raw.strip():
-        raise FileFault(f"{path}:1: empty file, no header row")
-    try:
-        text = raw.decode(manifest.codec)  # utf-8-sig drops a BOM
-    except UnicodeDecodeError as exc:
-        raise FileFault(f"{path}:1: bytes not valid {manifest.encoding} at byte {exc.start + 1} of the line") from exc
-    return [h.strip() for h in next(csv.reader([text]))]
-
-
-def _check_header(path: Path, header: list[str], feed) -> None:
-    expected = set(feed.column_names)
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise FileFault(f"{path}:1: column(s) {', '.join(dupes)} appear more than once in the header")
-    missing = [c for c in feed.column_names if c not in header]
-    if missing:
-        raise FileFault(f"{path}:1: required column(s) missing from the header: {', '.join(missing)}")
-    unknown = [h for h in header if h not in expected]
-    if unknown:
-        raise FileFault(f"{path}:1: unknown column(s) in the header: {', '.join(unknown)}")
-
-
-def _records(path: Path, manifest: Manifest, blocks: Iterator[bytes], first_line: int):
-    """Each RFC 4180 record of the lines in `blocks` (numbered from `first_line`, after the header): its
-    first line, its fields and its text as delivered without the line end. Blank lines are not records.
-    Undecodable bytes and NUL are file faults naming the line."""
-    codec = manifest.codec.replace("-sig", "")  # a BOM only starts the file (the header's line)
-    line_no = first_line - 1
-    pending: list[str] = []
-
-    def decoded():
-        nonlocal line_no
-        for raw in _lines(blocks):
-            line_no += 1
-            try:
-                text = raw.decode(codec)
-            except UnicodeDecodeError as exc:
-                raise FileFault(
-                    f"{path}:{line_no}: bytes not valid {manifest.encoding} at byte {exc.start + 1} of the line"
-                ) from exc
-            if "\0" in text:
-                raise FileFault(f"{path}:{line_no}: NUL byte, which PostgreSQL text cannot hold")
-            pending.append(text)
-            yield text
-
-    start = first_line
-    for fields in csv.reader(decoded(), strict=False):
-        text = "".join(pending).rstrip("\r\n")
-        pending.clear()
-        if fields or text:
-            yield start, fields, text
-        start = line_no + 1
-
-
-def _records_at(path: Path, manifest: Manifest, starts: set[int]) -> Iterator[tuple[int, list[str], str]]:
-    """(line, fields, text as delivered) of the records that start at the given lines (a second, exact pass)."""
-    with open(path, "rb") as binary:
-        source = _Blocks(binary)
-        source.readline()  # the header
-        for line, fields, text in _records(path, manifest, source.blocks(), 2):
-            if line in starts:
-                yield line, fields, text
+def _quoted_row(line: int, fields: list[str]) -> str:
+    """A row for COPY with every value quoted (an empty field stays unquoted: NULL)."""
+    values = ('"' + value.replace('"', '""') + '"' if value else "" for value in fields)
+    return f"{line}," + ",".join(values) + "\n"

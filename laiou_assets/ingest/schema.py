@@ -62,7 +62,9 @@ create table if not exists audit.load_log (
   started_at timestamptz not null,
   finished_at timestamptz not null default now(),
   outcome text not null check (outcome in ('loaded', 'failed')),
-  message text
+  message text,
+  manifest_sha256 text,
+  failure text check (failure in ('file_fault', 'error', 'died'))
 );
 create index if not exists load_log_feed_period_idx on audit.load_log (feed, period, load_id desc);
 comment on table audit.load_log is '装载日志 / one row per attempt to load a feed month (warehouse.md)';
@@ -78,6 +80,24 @@ create table if not exists audit.quarantine (
 );
 create index if not exists quarantine_feed_period_idx on audit.quarantine (feed, period);
 comment on table audit.quarantine is '隔离行 / rows set aside with a reason code (feeds.md, Bad input)';
+
+create table if not exists audit.load_attempt (
+  attempt_id bigserial primary key,
+  feed text not null,
+  period date not null,
+  file text not null,
+  manifest_sha256 text,
+  started_at timestamptz not null
+);
+comment on table audit.load_attempt is '装载中 / one row while a load runs, its session holding an advisory lock on '
+  'attempt_id; a row nobody holds was left by a killed load, and the next start logs it as failed';
+"""
+# After _upgrade_load_log: an earlier warehouse gains these columns only then.
+_LOAD_LOG_COMMENTS = """
+comment on column audit.load_log.manifest_sha256 is 'sha256 of the manifest''s bytes: a delivery is new '
+  'when they differ from those of its last attempt';
+comment on column audit.load_log.failure is 'why it failed: file_fault (feeds.md, Bad input), error '
+  '(interrupted, lost connection, deadlock, a bug) or died (killed; found by the next start)';
 """
 AUDIT_DDL = _AUDIT_DDL.replace("{reasons}", ", ".join(f"'{r}'" for r in QUARANTINE_REASONS))
 
@@ -89,8 +109,31 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
         conn.execute("create schema if not exists raw")
         conn.execute("create schema if not exists audit")
         conn.execute(AUDIT_DDL)
+        _upgrade_load_log(conn)
+        conn.execute(_LOAD_LOG_COMMENTS)
         for name in FEEDS:
             conn.execute(raw_table_ddl(name))
+
+
+# Columns added since the first release: a warehouse made by an earlier laiou gains them on its next load.
+_LOAD_LOG_ADDED = {
+    "manifest_sha256": "text",
+    "failure": "text check (failure in ('file_fault', 'error', 'died'))",
+}
+
+
+def _upgrade_load_log(conn: psycopg.Connection) -> None:
+    """Bring an existing audit.load_log up to date. Only what is missing is altered: ALTER TABLE locks the
+    table against every reader, even when `if not exists` finds nothing to do."""
+    have = {
+        name
+        for (name,) in conn.execute(
+            "select attname from pg_attribute where attrelid = 'audit.load_log'::regclass and not attisdropped"
+        )
+    }
+    for column, ddl in _LOAD_LOG_ADDED.items():
+        if column not in have:
+            conn.execute(f"alter table audit.load_log add column if not exists {column} {ddl}")
 
 
 def _refuse_unpartitioned(conn: psycopg.Connection) -> None:
