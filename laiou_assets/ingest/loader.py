@@ -38,7 +38,7 @@ from laiou_assets.ingest.landing import (
 from laiou_assets.ingest.reading import BLOCK_BYTES, DeliveryReader, ReadSummary, header_of
 from laiou_assets.ingest.schema import ensure_partition, ensure_schemas
 
-ATTEMPT_LOCK = 31_0001  # advisory lock class (two-key form) held by a live attempt's session, by attempt_id
+ATTEMPT_LOCK = 31_0002  # two-key advisory lock class (apart from the one-key ids) held while an attempt runs
 DIED = (
     "the attempt ended without a result: its process was killed, or its connection lost, before it could "
     "record one (found by the next start)"
