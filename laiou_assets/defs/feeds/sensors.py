@@ -4,6 +4,7 @@ import dagster as dg
 
 from laiou_assets.defs.feeds.assets import raw_asset_key
 from laiou_assets.ingest import arrivals
+from laiou_assets.ingest.loader import record_dead_attempts
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
 
@@ -14,8 +15,10 @@ from laiou_assets.resources import LandingZoneResource, WarehouseResource
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "到货监测 / watches the landing zone: requests a load of a month when a feed's manifest appears "
-        "(a CSV alone is an incomplete delivery: it waits) and again when a month is redelivered (a new "
-        "manifest). Months loaded, or failed and not redelivered since, are left alone (audit.load_log)."
+        "(a CSV alone is an incomplete delivery: it waits) and again when a month is redelivered (a manifest "
+        "with other bytes). Months loaded, or failed and not redelivered since, are left alone (audit.load_log); "
+        "a load that was killed is tried once more. Folders that are not months of the partitions are named "
+        "in a warning and skipped."
     ),
 )
 def landing_zone_arrivals(
@@ -23,16 +26,24 @@ def landing_zone_arrivals(
 ):
     root = landing.root()
     with warehouse.connect() as conn:
-        todo = arrivals.pending(root, conn)
-    if not todo:
-        return dg.SkipReason(f"nothing new in {root}: every complete delivery has been loaded since it arrived")
+        for line in record_dead_attempts(conn):  # loads killed since the last tick: logged, then retried
+            context.log.warning(f"load attempt died: {line}")
+        todo = arrivals.find_pending(root, conn)
+    for warning in todo.warnings:
+        context.log.warning(warning)
+    if not todo.deliveries:
+        return dg.SkipReason(
+            f"nothing new in {root}: every complete delivery has been loaded since it arrived"
+            + "".join(f"; {w}" for w in todo.warnings)
+        )
     requests = []
-    for month, feeds in arrivals.by_month(todo).items():
-        written = max(arrivals.manifest_written(root, d) for d in todo if d.partition_key == month)
+    for month, feeds in arrivals.by_month(todo.deliveries).items():
+        arrived = [d for d in todo.deliveries if d.partition_key == month]
+        # The same manifests (and tries) give the same key, so Dagster never queues them twice.
+        manifests = ",".join(f"{d.feed}@{todo.identities[d][-12:]}#{todo.tries[d]}" for d in arrived)
         requests.append(
             dg.RunRequest(
-                # The same manifests give the same key, so Dagster never queues them twice.
-                run_key=f"{month[:7]}:{','.join(feeds)}:{written.isoformat()}",
+                run_key=f"{month[:7]}:{manifests}",
                 partition_key=month,
                 asset_selection=[raw_asset_key(f) for f in feeds],
                 tags={"laiou/trigger": "arrival", "laiou/feeds": ",".join(feeds)},
