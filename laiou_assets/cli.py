@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from laiou_assets import settings, warehouse
@@ -280,10 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     ui.set_defaults(func=cmd_ui)
 
     args = parser.parse_args(argv)
+    first, last = getattr(args, "first", None), getattr(args, "last", None)
+    if first and last and first > last:
+        parser.error(f"--from {first} is after --to {last}: the range is empty (give the earlier month first)")
     try:
         return args.func(args)
     except warehouse.WarehouseError as exc:
         print(f"laiou: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.OperationalError as exc:  # unreachable server, refused login: one line, no traceback
+        reason = " ".join(str(exc).split()).removeprefix("connection failed: ")
+        print(
+            f"laiou: cannot reach the warehouse {warehouse.safe_url(warehouse.database_url(start=False))}: "
+            f"{reason.rstrip('.?')}. Check LAIOU_DATABASE_URL (unset it to use the embedded server) or run `laiou db start`.",
+            file=sys.stderr,
+        )
         return 2
 
 

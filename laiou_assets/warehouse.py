@@ -157,6 +157,13 @@ def database_url(start: bool = True) -> str:
     """The warehouse URL: LAIOU_DATABASE_URL, else the embedded server (started when `start`)."""
     external = settings.database_url()
     if external:
+        try:
+            conninfo_to_dict(external)
+        except psycopg.ProgrammingError as exc:
+            raise WarehouseError(
+                f"LAIOU_DATABASE_URL is not a PostgreSQL URL ({' '.join(str(exc).split())}); expected e.g. "
+                "postgresql://user@host:5432/laiou, or unset it to use the embedded server"
+            ) from None
         return external
     server = embedded_server()
     if not start and not server.is_running():
@@ -228,6 +235,15 @@ def with_user(url: str, user: str) -> str:
     params = conninfo_to_dict(url)
     params.pop("password", None)
     return as_url({**params, "user": user})
+
+
+def safe_url(url: str) -> str:
+    """The URL to show a person: without its password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(unparseable URL)"
+    return as_url({**params, "password": None})
 
 
 def passfile_of(url: str) -> Path | None:

@@ -89,3 +89,24 @@ def test_a_second_laiou_run_waits_for_the_first_and_says_who_runs(laiou_env):
     assert second.wait(timeout=60) == 1  # then it runs: nothing delivered in this landing zone
     reader.join(timeout=10)
     assert any("no complete delivery" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("not a url", "LAIOU_DATABASE_URL is not a PostgreSQL URL"),
+        ("postgresql://u:secret@127.0.0.1:1/laiou", "cannot reach the warehouse postgresql://u@127.0.0.1:1/laiou"),
+    ],
+)
+def test_a_wrong_warehouse_url_is_one_line_without_a_traceback_or_its_password(tmp_path, url, says):
+    env = {**os.environ, "LAIOU_DATABASE_URL": url, "LAIOU_HOME": str(tmp_path)}
+    for command in (["summary"], ["run"]):
+        done = laiou(*command, env=env)
+        assert done.returncode == 2
+        assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr and "secret" not in done.stderr
+
+
+def test_a_reversed_month_range_is_refused(tmp_path):
+    done = laiou("run", "--from", "2018-12", "--to", "2018-01", env={**os.environ, "LAIOU_HOME": str(tmp_path)})
+    assert done.returncode == 2 and "--from 2018-12 is after --to 2018-01" in done.stderr
