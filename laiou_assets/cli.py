@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         reason = " ".join(str(exc).split()).removeprefix("connection failed: ")
         print(
             f"laiou: cannot reach the warehouse {warehouse.safe_url(warehouse.database_url(start=False))}: "
-            f"{reason.rstrip('.?')}. Check LAIOU_DATABASE_URL (unset it to use the embedded server) or run `laiou db start`.",
+            f"{reason.rstrip('.?')}. Check LAIOU_DATABASE_URL (unset it to use the embedded server) "
+            "or run `laiou db start`.",
             file=sys.stderr,
         )
         return 2

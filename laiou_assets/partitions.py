@@ -6,4 +6,6 @@ first month of the office's series.
 
 import dagster as dg
 
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2010-01-01")
+TIMEZONE = "Asia/Shanghai"  # the office's clock: every cron and every month boundary is Shanghai's
+
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2010-01-01", timezone=TIMEZONE)

@@ -12,6 +12,7 @@ from laiou_assets.contract import FEEDS
 from laiou_assets.defs.dbt.project import dbt_project
 from laiou_assets.defs.feeds.assets import raw_asset_key
 from laiou_assets.defs.jobs import build_marts_job, ingest_feeds_job, refresh_tax_facts_job
+from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 from laiou_assets.running import RANGE_END, RANGE_START
@@ -26,7 +27,6 @@ from ops_checks.inspection_report import (
 )
 from ops_checks.runbook import check_result
 
-TZ = "Asia/Shanghai"
 BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
 
 
@@ -92,7 +92,9 @@ def inspection_tags(partition_key: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------- reports
 
-yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start="2010", fmt="%Y")
+yearly_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1 *", start="2010", fmt="%Y", timezone=TZ
+)
 
 
 @dg.asset(
@@ -218,6 +220,7 @@ def _gate(warehouse: WarehouseResource) -> dg.SkipReason | None:
     job=ingest_feeds_job,
     cron_schedule="0 2 21 * *",
     execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     name="monthly_ingest",
     description="装载 / on the 21st, load the previous month's deliveries (due by the 20th) of every feed.",
 )
@@ -229,6 +232,7 @@ def monthly_ingest(context: dg.ScheduleEvaluationContext):
     job=build_marts_job,
     cron_schedule="0 4 21 * *",
     execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     name="monthly_build",
     description="构建集市 / on the 21st after the loads, build the marts; skipped while a feed fails an ERROR check.",
 )
@@ -240,6 +244,7 @@ def monthly_build(warehouse: WarehouseResource):
     job=refresh_tax_facts_job,
     cron_schedule="0 6 21 * *",
     execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     name="monthly_tax_facts",
     description="税收事实 / on the 21st after the build, rebuild fct_tax_monthly for every month (R12) — gated too.",
 )
@@ -253,6 +258,7 @@ def monthly_tax_facts(context: dg.ScheduleEvaluationContext, warehouse: Warehous
     job=inspect_feeds_job,
     cron_schedule="0 8 21 * *",
     execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     name="monthly_feed_inspection",
     description="巡检 / on the 21st, every feed check of the previous month, delivered or not.",
 )
@@ -261,17 +267,28 @@ def monthly_feed_inspection(context: dg.ScheduleEvaluationContext):
 
 
 daily_backup = dg.ScheduleDefinition(
-    name="daily_backup", job=backup_job, cron_schedule="30 1 * * *", execution_timezone=TZ
+    name="daily_backup",
+    job=backup_job,
+    cron_schedule="30 1 * * *",
+    execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="备份 / every day at 01:30, dump the warehouse, keep the newest 7 and prove the latest by a restore.",
 )
 weekly_purge = dg.ScheduleDefinition(
-    name="weekly_purge", job=purge_job, cron_schedule="0 3 * * 0", execution_timezone=TZ
+    name="weekly_purge",
+    job=purge_job,
+    cron_schedule="0 3 * * 0",
+    execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="清理 / every Sunday at 03:00, delete run history and dbt target folders past LAIOU_KEEP_RUNS_DAYS.",
 )
 
 monthly_report_schedule = dg.build_schedule_from_partitioned_job(
     report_job,
     name="monthly_inspection_report",
     hour_of_day=6,
-    description="月度巡检报告 / on the 1st, last month's report",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="月度巡检报告 / on the 1st at 06:00 (Asia/Shanghai), the inspection report of the month just ended.",
 )
 
 
@@ -279,6 +296,7 @@ monthly_report_schedule = dg.build_schedule_from_partitioned_job(
     job=annual_job,
     cron_schedule="0 6 2 1 *",
     execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     name="annual_om_summary",
     description="运维总结报告 / on 2 January, the summary of the year before",
 )

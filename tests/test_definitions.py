@@ -42,3 +42,18 @@ def test_jobs_and_the_arrival_sensor_exist():
     assert d.resolve_job_def("ingest_feeds") and d.resolve_job_def("build_marts")
     sensor = d.resolve_sensor_def("landing_zone_arrivals")
     assert sensor.job_name == "ingest_feeds" and sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_every_schedule_and_sensor_runs_by_default_on_shanghai_time_and_says_what_it_does():
+    d = defs()
+    schedules = [d.resolve_schedule_def(s.name) for s in d.schedules]
+    assert len(schedules) >= 10
+    for schedule in schedules:
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name
+        assert schedule.execution_timezone == "Asia/Shanghai", schedule.name
+        assert schedule.description and " / " in schedule.description, schedule.name  # 中文 / English
+    for sensor in d.sensors:
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
+        assert sensor.description, sensor.name
+    # The monthly partitions (and so the partitioned schedules built from them) follow Shanghai's calendar.
+    assert d.resolve_schedule_def("monthly_inspection_report").cron_schedule == "0 6 1 * *"

@@ -58,7 +58,12 @@ export_district_packages_job = dg.define_asset_job(
 
 # On the 15th, once the month's deliveries (due in the first days) are loaded and the marts rebuilt.
 district_packages_schedule = dg.build_schedule_from_partitioned_job(
-    export_district_packages_job, day_of_month=15, hour_of_day=6, name="monthly_district_packages"
+    export_district_packages_job,
+    day_of_month=15,
+    hour_of_day=6,
+    name="monthly_district_packages",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="区县数据包 / on the 15th at 06:00 (Asia/Shanghai), the districts' Excel packages of last month.",
 )
 
 

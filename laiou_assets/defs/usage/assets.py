@@ -45,6 +45,8 @@ mart_usage_schedule = dg.ScheduleDefinition(
     cron_schedule="55 23 * * *",  # daily, so that a month's use is attributed to it within minutes
     name="daily_mart_usage",
     execution_timezone="Asia/Shanghai",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="使用量 / every day at 23:55 (Asia/Shanghai), count the statements of the reading roles on the marts.",
 )
 
 
