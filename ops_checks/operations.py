@@ -58,8 +58,9 @@ def warehouse_backup(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     asset=BACKUP,
     name="restores_with_equal_row_counts",
     description=(
-        "恢复验证 / the latest backup restores into a scratch database (laiou_restore_check) with the same rows "
-        "in every table as when it was taken. ERROR."
+        "恢复验证 / every kept backup's file is unchanged (sha256 recorded at dump time), and the latest restores "
+        "into a scratch database (laiou_restore_check) with the same rows and content (a checksum per table) in "
+        "every table as when it was taken. ERROR."
     ),
 )
 def backup_restores(warehouse: WarehouseResource) -> dg.AssetCheckResult:
