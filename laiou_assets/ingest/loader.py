@@ -223,7 +223,7 @@ def _load_in_transaction(conn, delivery, csv_path, landing, manifest, attempt: A
                 summary.total_quarantined,
                 attempt.started,
                 f"loaded {summary.loaded:,}, quarantined {summary.quarantined:,}",
-                attempt.manifest_sha256,
+                manifest.identity,  # the bytes this load read, should the manifest have changed since the start
             ],
         ).fetchone()[0]
         conn.execute("delete from audit.load_attempt where attempt_id = %s", [attempt.id])

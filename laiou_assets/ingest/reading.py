@@ -6,6 +6,7 @@ from the first block that is not (blank lines, fields over several lines, field-
 bytes) the rest is read record by record with Python's csv module (`RowValidator`), which also names the
 line of a file fault. Both quarantine identically. Good rows come out as CSV chunks for PostgreSQL's COPY,
 quarantined rows go to a spool file; the file-level checks (sha256, rows, control total) run at the end.
+The file's bytes, lines and RFC 4180 records (bounded, and opened only inside the zone) come from `records.py`.
 
 The reader runs in the loader's process: the heavy work is in Arrow and numpy, and PostgreSQL parses the
 rows sent in its own process, so the two cores are used without a reader process (which, measured on a
