@@ -8,20 +8,25 @@ result exact in the UI.
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 
 from laiou_assets import settings, warehouse
 from laiou_assets.ingest import arrivals
-from laiou_assets.ingest.landing import Delivery, delivered
+from laiou_assets.ingest.landing import Delivery, scan
+from laiou_assets.ingest.loader import clean_stale_scratch, record_dead_attempts
 from laiou_assets.partitions import monthly_partitions
 
 RANGE_START = "dagster/asset_partition_range_start"  # a range of partitions in one run (single-run backfill)
 RANGE_END = "dagster/asset_partition_range_end"
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone
 
 
 def _say(msg: str) -> None:
@@ -59,7 +64,12 @@ def run_everything(
 
     settings.ensure_dagster_home()
     warehouse.database_url(start=True)
-    complete = _in_range(delivered(settings.landing_dir()), first, last)
+    instance = dg.DagsterInstance.get()
+    _clean_up_after_killed_runs(instance)
+    found = scan(settings.landing_dir())
+    for line in found.warnings:  # a bad folder stops nothing: named, and the rest loads
+        _say(f"warning: {line}")
+    complete = _in_range(found.deliveries, first, last)
     if not complete:
         _say(
             f"laiou run: no complete delivery (CSV + manifest) in {settings.landing_dir()}"
@@ -80,8 +90,8 @@ def run_everything(
     by_month = arrivals.by_month(deliveries)  # the arrival sensor plans its runs the same way
 
     definitions = defs()
-    instance = dg.DagsterInstance.get()
     ingest = definitions.resolve_job_def("ingest_feeds")
+    ours = {PROCESS_TAG: process_token(os.getpid())}
     failures: list[str] = []
     started = time.perf_counter()
     _say(f"loading {len(deliveries)} deliveries in {len(by_month)} months from {settings.landing_dir()}")
@@ -93,6 +103,7 @@ def run_everything(
             raise_on_error=False,
             run_config=QUIET,
             asset_selection=[raw_asset_key(f) for f in feeds],
+            tags=ours,
         )
         rows = {}
         for event in result.get_asset_materialization_events():
@@ -107,16 +118,20 @@ def run_everything(
             if f in rows
         ]
         ok = result.success and not bad_checks
+        details: list[str] = []
         if not ok:
             failed_feeds = [f for f in feeds if f not in rows] + bad_checks
             failures.append(f"{month[:7]}: {', '.join(failed_feeds)} (run {result.run_id})")
             parts.append(f"FAILED: {', '.join(failed_feeds)} — see `dagster` run {result.run_id[:8]} or audit.load_log")
+            details = _load_failures(month, [f for f in feeds if f not in rows])
         if warned:
             parts.append(f"warning: {', '.join(warned)} (see the check's result in the UI)")
         _say(
             f"[{i}/{len(by_month)}] {month[:7]} {'ok ' if ok else 'ERR'} {time.perf_counter() - t0:5.1f}s  "
             + "; ".join(parts)
         )
+        for line in details:
+            _say(f"    {line}")
 
     if not build:  # only the loads (bench/build.py times the build itself)
         return 1 if failures else 0
@@ -127,7 +142,7 @@ def run_everything(
         inspect = definitions.resolve_job_def("inspect_feeds")
         for month in sorted({partition for _, partition, _ in blocked if partition}):
             inspect.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET, tags=inspection_tags(month)
+                instance=instance, raise_on_error=False, run_config=QUIET, tags={**inspection_tags(month), **ours}
             )
         blocked = _record_incidents(instance)
     if blocked:
@@ -142,30 +157,15 @@ def run_everything(
         + (", a backup and the inspection report …" if operations else " …")
     )
     last_month = max(d.partition_key for d in complete)
-    jobs = (
-        ("build_marts", {}),
-        # Every tax month in one run: classification changes can move any month's figures (R12).
-        (
-            "refresh_tax_facts",
-            {"tags": {RANGE_START: monthly_partitions.get_first_partition_key(), RANGE_END: last_month}},
-        ),
-        # Then what reads the marts: the districts' packages of the last month, and a usage snapshot.
-        ("export_district_packages", {"partition_key": last_month}),
-        ("snapshot_mart_usage", {}),
-    )
-    if operations:  # a backup proven by a restore, the report of the last delivery and its year's summary
-        jobs += (
-            ("backup_warehouse", {}),
-            ("monthly_inspection", {"partition_key": _report_month(last_month)}),
-            ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
-        )
+    jobs = build_jobs(last_month, found.deliveries, operations)
     for job, kwargs in jobs:
         if job == "monthly_inspection":
             _record_incidents(instance)  # so that the report lists what the build's checks found
         t0 = time.perf_counter()
+        tags = {**ours, **kwargs.get("tags", {})}
         with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
             result = definitions.resolve_job_def(job).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET, **kwargs
+                instance=instance, raise_on_error=False, run_config=QUIET, **{**kwargs, "tags": tags}
             )
         built = len(result.get_asset_materialization_events())
         checks = result.get_asset_check_evaluations()
@@ -183,6 +183,100 @@ def run_everything(
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))
         return 1
     return 0
+
+
+def build_jobs(last_month: str, delivered: list[Delivery], operations: bool) -> tuple[tuple[str, dict], ...]:
+    """The jobs after the loads, in order, with their arguments: `last_month` is the last month this run
+    loaded (within --from/--to), `delivered` every delivery of the landing zone."""
+    jobs = (
+        ("build_marts", {}),
+        # Every tax month in one run, up to the last delivered whatever --to says: classification changes
+        # can move any month's figures (R12), later months included.
+        (
+            "refresh_tax_facts",
+            {
+                "tags": {
+                    RANGE_START: monthly_partitions.get_first_partition_key(),
+                    RANGE_END: max(d.partition_key for d in delivered),
+                }
+            },
+        ),
+        # Then what reads the marts: the districts' packages of the last month, and a usage snapshot.
+        ("export_district_packages", {"partition_key": last_month}),
+        ("snapshot_mart_usage", {}),
+    )
+    if operations:  # a backup proven by a restore, the report of the last delivery and its year's summary
+        jobs += (
+            ("backup_warehouse", {}),
+            ("monthly_inspection", {"partition_key": _report_month(last_month)}),
+            ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
+        )
+    return jobs
+
+
+def _load_failures(month: str, feeds: list[str]) -> list[str]:
+    """What audit.load_log says of each feed's failed attempt this month: one line each, naming the file."""
+    if not feeds:
+        return []
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            """select distinct on (feed) feed, message from audit.load_log
+               where feed = any(%s) and period = %s and outcome = 'failed' order by feed, load_id desc""",
+            [feeds, month],
+        ).fetchall()
+    return [f"{feed}: {message}" for feed, message in rows]
+
+
+def _clean_up_after_killed_runs(instance: dg.DagsterInstance) -> None:
+    """What an earlier `laiou run` or load killed mid-way left: its Dagster runs still STARTED, its load
+    attempts not logged, scratch folders of earlier versions. Each is named."""
+    for line in fail_orphaned_runs(instance):
+        _say(f"warning: {line}")
+    with warehouse.connect(autocommit=True) as conn:
+        for line in record_dead_attempts(conn):
+            _say(f"warning: load attempt died: {line}")
+    for folder in clean_stale_scratch():
+        _say(f"removed {folder}, left by a load that was killed")
+
+
+def process_token(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
+
+
+def _process_start(pid: int) -> str | None:
+    """When the process started (Linux: clock ticks since boot; elsewhere ""), or None if there is none.
+    With the pid, it tells a process from a later one that was given the same pid."""
+    if Path("/proc/self/stat").exists():
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return ""
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs `laiou run` executed in a process of this host that is gone (killed) while they
+    were running: Dagster's run monitoring only watches runs launched through a run launcher."""
+    host = socket.gethostname()
+    unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    lines = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished)):
+        token = run.tags.get(PROCESS_TAG)
+        if not token or token.count(":") < 2:
+            continue
+        run_host, pid, start = token.rsplit(":", 2)
+        if run_host != host or not pid.isdigit() or _process_start(int(pid)) == start:
+            continue  # another machine's, or its process is still running
+        message = f"the process that ran it ({host}, pid {pid}) is gone: it was killed before the run ended"
+        instance.report_run_failed(run, message)
+        lines.append(f"run {run.run_id[:8]} ({run.job_name}) marked failed: {message}")
+    return lines
 
 
 def _record_incidents(instance) -> list[tuple[str, str, str]]:

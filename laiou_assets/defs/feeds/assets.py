@@ -30,26 +30,32 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource):
         loaded, failed, waiting, totals = [], [], [], {"rows": 0, "loaded": 0, "quarantined": 0}
-        with warehouse.connect() as conn:
-            for key in context.partition_keys:
-                delivery = Delivery(feed.name, period_of_partition(key))
-                try:
+        for key in context.partition_keys:
+            delivery = Delivery(feed.name, period_of_partition(key))
+            try:
+                # A connection per month: one lost or broken by a month's failure stops no other month.
+                with warehouse.connect() as conn:
                     r = load_delivery(conn, delivery, landing.root(), progress=context.log.debug)
-                except Waiting as wait:
-                    context.log.warning(str(wait))
-                    waiting.append(delivery.period)
-                    continue
-                except FileFault as fault:
-                    context.log.error(f"{feed.name} {delivery.period} failed: {fault}")
-                    failed.append(f"{delivery.period}: {fault}")
-                    continue
-                context.log.info(
-                    f"{feed.name} {r.period}: {r.loaded:,} loaded, {r.quarantined:,} quarantined "
-                    f"{r.quarantined_by_reason or ''} in {r.seconds:.1f}s"
-                )
-                loaded.append(r.period)
-                for k in totals:
-                    totals[k] += getattr(r, k)
+            except Waiting as wait:
+                context.log.warning(str(wait))
+                waiting.append(delivery.period)
+                continue
+            except FileFault as fault:
+                context.log.error(f"{feed.name} {delivery.period} failed: {fault}")
+                failed.append(f"{delivery.period}: {fault}")
+                continue
+            except Exception as exc:  # logged in audit.load_log by the loader; the other months still load
+                message = " ".join(str(exc).split()) or type(exc).__name__
+                context.log.error(f"{feed.name} {delivery.period} failed: {type(exc).__name__}: {message}")
+                failed.append(f"{delivery.period}: {type(exc).__name__}: {message}")
+                continue
+            context.log.info(
+                f"{feed.name} {r.period}: {r.loaded:,} loaded, {r.quarantined:,} quarantined "
+                f"{r.quarantined_by_reason or ''} in {r.seconds:.1f}s"
+            )
+            loaded.append(r.period)
+            for k in totals:
+                totals[k] += getattr(r, k)
         if failed:
             raise dg.Failure(
                 description=f"{len(failed)} of {len(context.partition_keys)} month(s) of {feed.name} failed to load; "
