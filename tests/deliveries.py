@@ -46,3 +46,24 @@ def write(landing: Path, feed: str, period: str, text: str, encoding: str = "UTF
     manifest.update(override)
     (folder / f"{feed}_{period}.manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     return folder
+
+
+def write_bytes(landing: Path, feed: str, period: str, data: bytes, rows: int, control_total: str, **override):
+    """Write `data` as the delivery's CSV exactly as given, with a manifest stating `rows` and `control_total`
+    (computed by the test itself, for files the csv module reads otherwise than feeds.md, e.g. with a bare CR)."""
+    folder = landing / feed / period
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{feed}_{period}.csv").write_bytes(data)
+    manifest = {
+        "feed": feed,
+        "period": period,
+        "encoding": "UTF-8",
+        "rows": rows,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "control_totals": {FEEDS[feed].control_column: control_total},
+        "produced_at": "2019-01-05T08:00:00+08:00",
+        "source": "test",
+        **override,
+    }
+    (folder / f"{feed}_{period}.manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return folder
