@@ -194,6 +194,21 @@ def test_a_file_mixing_crlf_and_lf_line_ends_loads(laiou_env, monkeypatch, path)
     ]  # no CR left in any value
 
 
+def test_a_crlf_file_with_a_bad_row_after_clean_blocks_loads(laiou_env, monkeypatch):
+    """Clean CRLF blocks went to COPY as delivered, the good rows of a block with a bad one as LF: COPY
+    refused the mixture ("unquoted newline found in data")."""
+    landing = laiou_env["landing"]
+    lines = [tax_line(i) for i in range(60)]
+    lines[45] = lines[45].replace(",10101,", ",99999,")
+    data = (TAX_HEADER + "\r\n" + "".join(line + "\r\n" for line in lines)).encode()
+    write_bytes(landing, "tax_payment", PERIOD, data, *expected_manifest(lines))
+    monkeypatch.setattr(reading, "BLOCK_BYTES", 1024)
+
+    result = load(landing)
+    assert (result.loaded, result.quarantined) == (59, 1)
+    assert fetch("select line_no, raw_line, reason from audit.quarantine") == [(47, lines[45], "unknown_code")]
+
+
 @pytest.mark.parametrize("path", ["column-wise", "record by record"])
 def test_a_bare_cr_is_a_character_of_its_field_and_the_row_checks_judge_it(laiou_env, monkeypatch, path):
     """feeds.md: lines end in LF or CRLF. A CR elsewhere is data: a number or date holding one is

@@ -37,6 +37,17 @@ def line_ends(data: bytes) -> np.ndarray:
     return ends if not len(src) or src[-1] == ord("\n") else np.append(ends, len(src))
 
 
+def crlf_to_lf(data: bytes) -> bytes:
+    """A block whose lines end in CRLF or LF, mixed or not, with LF only (COPY wants one kind of line end);
+    Anomaly if a CR ends no line (a character of its field: Arrow would take it for a line end)."""
+    src = np.frombuffer(data, dtype=np.uint8)
+    lf = np.flatnonzero(src == ord("\n"))
+    crlf = np.count_nonzero(src[lf[lf > 0] - 1] == ord("\r"))
+    if np.count_nonzero(src == ord("\r")) != crlf:
+        raise Anomaly("a carriage return that ends no line")
+    return data.translate(None, b"\r")
+
+
 def parse_block(data: bytes, header: list[str], lines: int) -> pa.Table:
     """One block of `lines` whole lines (UTF-8) → a table of strings, one row per line, or Anomaly.
 

@@ -30,7 +30,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from laiou_assets.contract import Feed
-from laiou_assets.ingest.columnar import MULTIPLIER, Anomaly, BatchValidator, hash64, line_ends, parse_block
+from laiou_assets.ingest.columnar import (
+    MULTIPLIER,
+    Anomaly,
+    BatchValidator,
+    crlf_to_lf,
+    hash64,
+    line_ends,
+    parse_block,
+)
 from laiou_assets.ingest.landing import FileFault, Manifest, open_delivered
 from laiou_assets.ingest.records import BLOCK_BYTES, Blocks, check_header, read_header, records, records_at
 from laiou_assets.ingest.records import header_of as header_of  # the header check, for ops_checks and the loader
@@ -184,12 +192,8 @@ class DeliveryReader:
             utf8 = block if self.manifest.encoding == "UTF-8" else block.decode(self.manifest.codec).encode()
         except UnicodeDecodeError as exc:
             raise Anomaly(str(exc)) from exc
-        if b"\r" in utf8:
-            # feeds.md allows LF and CRLF line ends, mixed too; COPY wants one kind throughout: LF. A CR that
-            # ends no line is a character of its field, which Arrow would take for a line end: read exactly.
-            if utf8.count(b"\r") != utf8.count(b"\r\n"):
-                raise Anomaly("a carriage return that ends no line")
-            utf8 = utf8.replace(b"\r\n", b"\n")
+        if b"\r" in utf8:  # feeds.md allows LF and CRLF line ends, mixed too
+            utf8 = crlf_to_lf(utf8)
         ends = line_ends(utf8)
         table = parse_block(utf8, self.header, len(ends))
         n = table.num_rows
