@@ -142,6 +142,12 @@ def cmd_demo(args) -> int:
     return code
 
 
+def cmd_status(args) -> int:
+    from laiou_assets.status import main as status
+
+    return status()
+
+
 def cmd_summary(args) -> int:
     from laiou_assets.running import print_summary
 
@@ -264,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="sample landing zone (if none) + run + summary")
     demo.set_defaults(func=cmd_demo)
+
+    status = sub.add_parser(
+        "status",
+        help="one screen for the operator: warehouse, daemon, last deliveries, failed months, incidents, "
+        "freshness of the marts, next ticks; exits 1 when something needs a person (for a monitoring probe)",
+    )
+    status.set_defaults(func=cmd_status)
 
     summary = sub.add_parser("summary", help="print marts.mart_laiou_summary_year")
     summary.set_defaults(func=cmd_summary)

@@ -12,11 +12,12 @@ import os
 import socket
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from laiou_assets import settings, warehouse
+from laiou_assets import health, settings, warehouse
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.ingest.loader import clean_stale_scratch, record_dead_attempts
@@ -25,6 +26,8 @@ from laiou_assets.partitions import monthly_partitions
 RANGE_START = "dagster/asset_partition_range_start"  # a range of partitions in one run (single-run backfill)
 RANGE_END = "dagster/asset_partition_range_end"
 
+SUMMARY_MART = dg.AssetKey(["marts", "mart_laiou_summary_year"])
+TAX_FACTS = dg.AssetKey(["marts", "fct_tax_monthly"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone
 
@@ -137,6 +140,17 @@ def run_everything(
         return 1 if failures else 0
     from ops_checks.operations import inspection_tags
 
+    with warehouse.connect() as conn:
+        failed = health.failed_deliveries(conn)
+    if failed:  # until a good delivery replaces it, a failed month stays failed and nothing is built over it
+        _say(
+            "laiou run: FAILED — the marts keep their last good state; the latest delivery of these months failed "
+            "to load:\n  "
+            + "\n  ".join(str(f) for f in failed)
+            + "\n  (a corrected delivery of the month loads on the next run and the build goes on; audit.load_log)"
+        )
+        return 1
+
     blocked = _record_incidents(instance)
     if blocked:  # inspect those months again: what was fixed since (a table, a redelivery) resolves them
         inspect = definitions.resolve_job_def("inspect_feeds")
@@ -152,15 +166,22 @@ def run_everything(
             + "\n  (docs/runbook.md; audit.incident holds them until the check passes again)"
         )
         return 1
+    last_month = max(d.partition_key for d in complete)
+    current, built_at = marts_current(instance)
+    if not deliveries and current and not operations:
+        _say(f"nothing new: every delivery is loaded and the marts are current (built {built_at:%Y-%m-%d %H:%M %Z})")
+        return 0
     _say(
         "building the dbt models (staging → intermediate → marts), then the district packages"
         + (", a backup and the inspection report …" if operations else " …")
     )
-    last_month = max(d.partition_key for d in complete)
     jobs = build_jobs(last_month, found.deliveries, operations)
+    built_marts, reported = True, False
     for job, kwargs in jobs:
         if job == "monthly_inspection":
             _record_incidents(instance)  # so that the report lists what the build's checks found
+        if not built_marts and job in READ_THE_MARTS:
+            continue  # not from marts whose build failed; backups and the report run all the same
         t0 = time.perf_counter()
         tags = {**ours, **kwargs.get("tags", {})}
         with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
@@ -174,15 +195,32 @@ def run_everything(
         _say(f"{job}: {built} materializations{tests} in {time.perf_counter() - t0:.1f}s")
         if not result.success or failed_checks:
             failures.append(f"{job} (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
-            break
+            built_marts = built_marts and job not in BUILDS
+        reported |= job == "monthly_inspection" and result.success
     _say(f"done in {time.perf_counter() - started:.1f}s")
-    report = settings.laiou_home() / "reports" / _report_month(last_month)[:7]
-    if operations and report.exists():  # not a report left by an earlier run
+    if reported:  # only a report this run wrote, never one left by an earlier run
+        report = settings.laiou_home() / "reports" / _report_month(last_month)[:7]
         _say(f"inspection report 月度巡检报告: {report / f'inspection_{report.name}.html'}")
     if failures:
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))
         return 1
     return 0
+
+
+BUILDS = ("build_marts", "refresh_tax_facts")
+READ_THE_MARTS = ("export_district_packages", "snapshot_mart_usage")
+
+
+def marts_current(instance: dg.DagsterInstance) -> tuple[bool, datetime | None]:
+    """Whether the marts were built (the summary mart and the tax facts materialized) after the last good
+    load, and when the older of the two was."""
+    with warehouse.connect() as conn:
+        loaded_at = health.last_good_load_at(conn)
+    events = [instance.get_latest_materialization_event(key) for key in (SUMMARY_MART, TAX_FACTS)]
+    if loaded_at is None or not all(events):
+        return False, None
+    built_at = datetime.fromtimestamp(min(e.timestamp for e in events), UTC)
+    return built_at > loaded_at, built_at
 
 
 def build_jobs(last_month: str, delivered: list[Delivery], operations: bool) -> tuple[tuple[str, dict], ...]:

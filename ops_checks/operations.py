@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from laiou_assets import health
 from laiou_assets.contract import FEEDS
 from laiou_assets.defs.dbt.project import dbt_project
 from laiou_assets.defs.feeds.assets import raw_asset_key
@@ -93,9 +94,7 @@ def inspection_tags(partition_key: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------- reports
 
-yearly_partitions = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1 *", start="2010", fmt="%Y", timezone=TZ
-)
+yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start="2010", fmt="%Y", timezone=TZ)
 
 
 @dg.asset(
@@ -208,6 +207,13 @@ def _previous_month(scheduled: datetime) -> str:
 def _gate(warehouse: WarehouseResource) -> dg.SkipReason | None:
     with warehouse.connect() as conn:
         blocked = blocking_incidents(conn)
+        failed = health.failed_deliveries(conn)
+    if failed:
+        return dg.SkipReason(
+            "not building the marts over months whose latest delivery failed to load: "
+            + "; ".join(str(f) for f in failed[:5])
+            + " (a corrected delivery resolves it; audit.load_log)"
+        )
     if blocked:
         return dg.SkipReason(
             "not building the marts on data that failed an ERROR check: "

@@ -1,0 +1,101 @@
+"""`laiou status`: one screen for the operator, and an exit code for a monitoring probe (0: nothing needs a
+person; 1: something does, each such line marked `!!`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import psycopg
+from croniter import croniter
+
+from laiou_assets import health, settings, warehouse
+from laiou_assets.partitions import TIMEZONE
+from laiou_assets.running import marts_current
+
+SHANGHAI = ZoneInfo(TIMEZONE)
+
+
+def _at(moment: datetime | float | None) -> str:
+    if moment is None:
+        return "never"
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+
+
+def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) -> tuple[list[str], bool]:
+    """The status lines, and whether anything needs a person."""
+    lines, needs = [], False
+
+    def line(text: str, bad: bool = False) -> None:
+        nonlocal needs
+        needs |= bad
+        lines.append(("!! " if bad else "   ") + text)
+
+    now = datetime.now(UTC)
+    lines.append(f"laiou status, {_at(now)} ({TIMEZONE})")
+    with psycopg.connect(url, autocommit=True) as conn:
+        line(f"warehouse: reachable, {warehouse.safe_url(url)}")
+        daemons = instance.get_daemon_statuses() if instance.get_daemon_heartbeats() else {}
+        sick = sorted(name for name, status in daemons.items() if not status.healthy)
+        if not daemons:  # a CLI-only installation (`laiou run` by hand or cron): nothing to miss
+            line("daemon: none has run on this instance (`laiou ui` runs one; schedules and sensors need it)")
+        elif sick:
+            line(
+                f"daemon: not running or unhealthy ({', '.join(sick)}): schedules and sensors stand still; "
+                "start it with `laiou serve`",
+                bad=True,
+            )
+        else:
+            line(f"daemon: healthy ({len(daemons)} daemons heartbeating)")
+
+        loads = health.last_loads(conn)
+        line("last delivery per feed:" if loads else "last delivery per feed: none loaded yet")
+        for feed, period, outcome, finished, loaded, quarantined in loads:
+            rows = f", {loaded:,} rows, {quarantined:,} quarantined" if outcome == "loaded" else ""
+            line(f"  {feed:<17} {period:%Y-%m} {outcome} {_at(finished)}{rows}")
+
+        failed = health.failed_deliveries(conn)
+        line(f"failed months: {len(failed) or 'none'}", bad=bool(failed))
+        for delivery in failed:
+            line(f"  {delivery} (since {_at(delivery.failed_at)}; a good redelivery resolves it)", bad=True)
+
+        incidents = health.open_incidents(conn)
+        errors = [i for i in incidents if i[0] == "ERROR"]
+        line(f"open incidents: {len(incidents)} ({len(errors)} ERROR)", bad=bool(errors))
+        for severity, subject, month, message, opened in incidents[:10]:
+            line(
+                f"  {severity:<5} {subject} {month[:7]}: {message[:100]} (since {_at(opened)})", bad=severity == "ERROR"
+            )
+
+    current, built_at = marts_current(instance)
+    if not loads:
+        line("marts: nothing loaded yet")
+    elif not current:
+        line(f"marts: STALE, last built {_at(built_at)}: a delivery was loaded since (or a build failed)", bad=True)
+    else:
+        line(f"marts: current, built {_at(built_at)}, after the last load")
+
+    ticks = []
+    for schedule in definitions.schedules:
+        schedule = definitions.resolve_schedule_def(schedule.name)
+        zone = ZoneInfo(schedule.execution_timezone or TIMEZONE)
+        ticks.append((croniter(schedule.cron_schedule, now.astimezone(zone)).get_next(datetime), schedule.name))
+    line("next scheduled ticks:")
+    for when, name in sorted(ticks)[:5]:
+        line(f"  {_at(when)} {name}")
+    return lines, needs
+
+
+def main() -> int:
+    from laiou_assets.definitions import defs
+
+    url = warehouse.database_url(start=True)
+    settings.ensure_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        lines, needs = report(url, instance, defs())
+    print("\n".join(lines))
+    print("!! needs a person" if needs else "   nothing needs a person")
+    return 1 if needs else 0

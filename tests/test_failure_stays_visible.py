@@ -1,0 +1,79 @@
+"""A failed delivery stays visible until a good one replaces it (issue #14, item 3): every `laiou run`
+names it and exits non-zero, the marts are not built over the hole, `laiou status` says so; the corrected
+delivery loads, resolves it and the build goes on by itself."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from laiou_assets import status
+from laiou_assets.generate.faults import FaultPlan
+from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.running import run_everything
+from tests.recount import summary_by_year
+
+CONFIG = GeneratorConfig("2018-11", "2018-12", 300, seed=14)
+
+
+@pytest.fixture(scope="module")
+def zones(tmp_path_factory):
+    """The same zone twice: one with the tax delivery of 2018-11 broken (its sha256 does not match), one clean."""
+    root = tmp_path_factory.mktemp("zones")
+    quiet = {"progress": lambda _: None}
+    generate(root / "broken", CONFIG, faults=FaultPlan.parse([], ["sha256_mismatch=tax_payment/2018-11"]), **quiet)
+    generate(root / "clean", CONFIG, **quiet)
+    return root
+
+
+def marts_exist(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select to_regclass('marts.mart_laiou_summary_year') is not null").fetchone()[0]
+
+
+def test_a_failed_month_blocks_the_build_until_its_correction_arrives(laiou_env, zones, capsys):
+    url, landing = laiou_env["LAIOU_DATABASE_URL"], laiou_env["landing"]
+    shutil.copytree(zones / "broken", landing)
+
+    assert run_everything() == 1
+    first = capsys.readouterr().err
+    assert "tax_payment 2018-11" in first and "sha256" in first
+    assert not marts_exist(url)  # nothing built over the hole
+
+    assert run_everything() == 1  # nothing new arrived, and the month is still failed: said again
+    second = capsys.readouterr().err
+    assert "the latest delivery of these months failed" in second and "tax_payment 2018-11" in second
+    assert not marts_exist(url)
+
+    assert status.main() == 1
+    said = capsys.readouterr().out
+    assert "!! failed months: 1" in said
+    assert any(line.startswith("!!") and "tax_payment 2018-11" in line for line in said.splitlines()), said
+
+    # The bureau delivers the month again, correctly: the next run loads it and builds.
+    shutil.rmtree(landing / "tax_payment" / "201811")
+    shutil.copytree(zones / "clean" / "tax_payment" / "201811", landing / "tax_payment" / "201811")
+    assert run_everything() == 0
+    capsys.readouterr()
+    expected = summary_by_year(zones / "clean")
+    with psycopg.connect(url) as conn:
+        tax, cumulative = conn.execute("select tax_wan, cumulative from marts.mart_laiou_summary_year").fetchone()
+        failed_runs_open = conn.execute(
+            "select count(*) from audit.incident where resolved_at is null and severity = 'ERROR'"
+        ).fetchone()[0]
+    assert Decimal(tax) == expected.tax_wan.iloc[0] > 0 and cumulative == expected.cumulative.iloc[0]
+    assert failed_runs_open == 0
+
+    assert status.main() == 0, capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "failed months: none" in said and "marts: current" in said
+
+    # Nothing new: nothing rebuilt, in seconds.
+    t0 = time.perf_counter()
+    assert run_everything() == 0
+    assert "nothing new" in capsys.readouterr().err
+    assert time.perf_counter() - t0 < 15
