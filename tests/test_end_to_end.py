@@ -139,7 +139,8 @@ def test_a_failed_month_fails_the_run_and_names_it_while_other_months_load(laiou
 
     assert run_everything(first="2018-11", last="2018-12") == 1
     err = capsys.readouterr().err
-    assert "2018-11: tax_payment" in err and "FAILED" in err
+    assert "2018-11 ERR" in err and "FAILED: tax_payment" in err  # the month's line
+    assert "failed to load:\n  tax_payment 2018-11: " in err  # and why nothing was built over it
     assert query("select count(*) as n from raw.tax_payment where _period = '2018-12-01'").n[0] > 0
     assert query("select count(*) as n from raw.tax_payment where _period = '2018-11-01'").n[0] == 0
     failed = query("select message from audit.load_log where outcome = 'failed'").message.tolist()
