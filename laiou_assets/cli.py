@@ -177,7 +177,7 @@ def cmd_docs(args) -> int:
 
 def cmd_ui(args) -> int:
     """Serve the Dagster UI on 127.0.0.1; Ctrl-C or SIGTERM stops it."""
-    settings.ensure_dagster_home()
+    warehouse.ensure_dagster_instance()
     warehouse.database_url(start=True)
     from laiou_assets.defs.dbt.project import dbt_project
 
@@ -197,6 +197,13 @@ def cmd_ui(args) -> int:
     os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.chdir(settings.PROJECT_ROOT)
     os.execv(argv[0], argv)
+
+
+def cmd_serve(args) -> int:
+    """Production: the code server, the daemon and the webserver, supervised, in the foreground."""
+    from laiou_assets.serve import serve
+
+    return serve(args.host, args.port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +299,15 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, help="default 3000, or 3001 with --read-only")
     ui.add_argument("--read-only", action="store_true", help="viewers: nothing can be launched or switched")
     ui.set_defaults(func=cmd_ui)
+
+    serve = sub.add_parser(
+        "serve",
+        help="production: the Dagster webserver (127.0.0.1:3000), daemon and code server as one supervised group "
+        "in the foreground; a crashed one is restarted, Ctrl-C or SIGTERM stops all (logs in $LAIOU_HOME/logs)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address of the UI (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    serve.set_defaults(func=cmd_serve)
 
     args = parser.parse_args(argv)
     first, last = getattr(args, "first", None), getattr(args, "last", None)

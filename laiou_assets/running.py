@@ -65,7 +65,7 @@ def run_everything(
     from laiou_assets.definitions import defs
     from laiou_assets.defs.feeds.assets import raw_asset_key
 
-    settings.ensure_dagster_home()
+    warehouse.ensure_dagster_instance()
     warehouse.database_url(start=True)
     instance = dg.DagsterInstance.get()
     _clean_up_after_killed_runs(instance)

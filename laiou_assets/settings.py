@@ -39,32 +39,3 @@ def reader_statement_timeout() -> str:
 
 def build_lock_timeout() -> str:
     return os.environ.get("LAIOU_BUILD_LOCK_TIMEOUT") or "6min"
-
-
-DAGSTER_YAML = """\
-# Written by laiou: no telemetry, no sign-up pop-up in the UI, and one event log database with global
-# event ids, so that the incident sensor (ops_checks/incidents.py) reads on from where it left off (the
-# default SQLite storage numbers each run's events on their own).
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
-  config:
-    base_dir:
-      env: DAGSTER_HOME
-"""
-
-
-def ensure_dagster_home() -> Path:
-    """Create $DAGSTER_HOME with laiou's dagster.yaml and export it for Dagster's own lookup."""
-    home = dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    written_by_laiou = config.exists() and config.read_text(encoding="utf-8").startswith("# Written by laiou")
-    if not config.exists() or (written_by_laiou and config.read_text(encoding="utf-8") != DAGSTER_YAML):
-        config.write_text(DAGSTER_YAML, encoding="utf-8")  # laiou's own file is kept up to date
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home

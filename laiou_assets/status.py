@@ -10,7 +10,7 @@ import dagster as dg
 import psycopg
 from croniter import croniter
 
-from laiou_assets import health, settings, warehouse
+from laiou_assets import health, warehouse
 from laiou_assets.partitions import TIMEZONE
 from laiou_assets.running import marts_current
 
@@ -93,7 +93,7 @@ def main() -> int:
     from laiou_assets.definitions import defs
 
     url = warehouse.database_url(start=True)
-    settings.ensure_dagster_home()
+    warehouse.ensure_dagster_instance()
     with dg.DagsterInstance.get() as instance:
         lines, needs = report(url, instance, defs())
     print("\n".join(lines))

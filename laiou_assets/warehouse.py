@@ -179,6 +179,50 @@ def database_url(start: bool = True) -> str:
         ) from exc
 
 
+DAGSTER_YAML = """\
+# Written by laiou (warehouse.py): no telemetry, no sign-up pop-up in the UI, and the instance's storage
+# (runs, event log, schedules and sensors) in PostgreSQL, in a database of its own beside the warehouse,
+# so that the daemon, the webserver, the code server's runs and `laiou run` share it safely. Its event ids
+# are global, which the incident sensor (ops_checks/incidents.py) reads on from.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+storage:
+  postgres:
+    postgres_url: {url}
+"""
+
+
+def ensure_dagster_instance(url: str | None = None) -> Path:
+    """$DAGSTER_HOME with laiou's dagster.yaml, its storage database `<warehouse>_dagster` on the warehouse's
+    server (created if missing), exported for Dagster's own lookup. A dagster.yaml of the operator's own
+    (not written by laiou) is left alone."""
+    url = url or database_url(start=True)
+    params = conninfo_to_dict(url)
+    storage = as_url({**params, "dbname": f"{params.get('dbname') or WAREHOUSE_DB}_dagster"})
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    # dagster-postgres is written for psycopg2 (SQLAlchemy 2.1 would pick psycopg 3, which fails its NOTIFY).
+    storage = storage.replace("postgresql://", "postgresql+psycopg2://", 1)
+    text = DAGSTER_YAML.format(url=json.dumps(storage))  # a JSON string is a YAML string
+    ours = not config.exists() or config.read_text(encoding="utf-8").startswith("# Written by laiou")
+    if ours and (not config.exists() or config.read_text(encoding="utf-8") != text):
+        _create_database(url, f"{params.get('dbname') or WAREHOUSE_DB}_dagster")
+        config.write_text(text, encoding="utf-8")
+        config.chmod(0o600)  # an external server's URL may carry a password
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _create_database(url: str, dbname: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", [dbname]).fetchone():
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process was first
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+
+
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url or database_url(), **kwargs)
 

@@ -30,3 +30,4 @@ def scratch_warehouse(server_url: str, root: Path, patch: pytest.MonkeyPatch, la
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{dbname}" with (force)')
+            conn.execute(f'drop database if exists "{dbname}_dagster" with (force)')  # its Dagster instance

@@ -45,7 +45,7 @@ def webhook(monkeypatch):
 
 
 def _ingest(month: str):
-    settings.ensure_dagster_home()
+    warehouse.ensure_dagster_instance()
     job = defs().resolve_job_def("ingest_feeds")
     return job.execute_in_process(
         partition_key=month, instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET
@@ -199,7 +199,7 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
 
 
 def test_purge_deletes_runs_and_dbt_folders_past_retention(laiou_env, tmp_path):
-    settings.ensure_dagster_home()
+    warehouse.ensure_dagster_instance()
     instance = dg.DagsterInstance.get()
     purge = defs().resolve_job_def("purge_old_runs")
     assert purge.execute_in_process(instance=instance).success
