@@ -10,6 +10,7 @@ channel the environment names (`notify`): a webhook, SMTP, or else the log.
 import json
 import os
 import smtplib
+import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from ops_checks.runbook import runbook_for, runbook_url
 from ops_checks.store import ensure_ops_tables
 
 BATCH = 1000
+ALERT_RETRY_PAUSES = (2, 10)  # seconds before the 2nd and 3rd try of one alert; later ticks try again
 PARTITION_TAG = "dagster/partition"
 
 
@@ -41,21 +43,48 @@ def notify(event: str, incident: dict, log: Callable[[str], None]) -> str:
         + (f" (runbook: {incident['runbook']})" if incident.get("runbook") else "")
     )
     webhook, smtp = os.environ.get("LAIOU_ALERT_WEBHOOK"), os.environ.get("LAIOU_ALERT_SMTP")
-    try:
-        if webhook:
-            body = json.dumps({"text": text, "event": event, "incident": incident}, default=str).encode()
-            request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"}, method="POST")
-            with urllib.request.urlopen(request, timeout=10):
-                pass
-            return "webhook"
-        if smtp:
+    if not (webhook or smtp):
+        log(text)
+        return "log"
+    for attempt, pause in enumerate((*ALERT_RETRY_PAUSES, None), start=1):
+        try:
+            if webhook:
+                body = json.dumps({"text": text, "event": event, "incident": incident}, default=str).encode()
+                request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"}, method="POST")
+                with urllib.request.urlopen(request, timeout=10):
+                    pass
+                return "webhook"
             _mail(smtp, text)
             return "smtp"
-    except Exception as exc:  # the incident is recorded all the same; the failure is logged and kept
-        log(f"alert not sent ({exc!r}): {text}")
-        return f"{'webhook' if webhook else 'smtp'} failed: {exc}"[:200]
-    log(text)
-    return "log"
+        except Exception as exc:  # the incident is recorded all the same; the failure is logged and kept
+            if pause is None:
+                log(f"alert not sent after {attempt} attempts ({exc!r}): {text}")
+                return f"{'webhook' if webhook else 'smtp'} failed: {exc}"[:200]
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def resend_failed_alerts(conn, log: Callable[[str], None]) -> int:
+    """Open incidents whose opening alert could not be sent: try again (each sensor tick), and record the
+    channel once it goes through. Returns how many were sent now."""
+    sent = 0
+    rows = conn.execute(
+        "select incident_id, kind, subject, partition_key, severity, message, runbook from audit.incident "
+        "where resolved_at is null and notified_via like '%% failed:%%'"
+    ).fetchall()
+    for incident_id, kind, subject, partition_key, severity, message, runbook in rows:
+        incident = {
+            "kind": kind,
+            "subject": subject,
+            "partition_key": partition_key,
+            "severity": severity,
+            "message": message,
+            "runbook": runbook,
+        }
+        channel = notify("opened", incident, log)
+        conn.execute("update audit.incident set notified_via = %s where incident_id = %s", [channel, incident_id])
+        sent += " failed:" not in channel
+    return sent
 
 
 def _mail(url: str, text: str) -> None:
@@ -203,4 +232,7 @@ def blocking_incidents(conn) -> list[tuple[str, str, str]]:
 def incident_watch(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     with warehouse.connect() as conn:
         changes = process_events(context.instance, conn, context.log.warning)
-    return dg.SkipReason(f"incidents opened: {changes['opened']}, resolved: {changes['resolved']}")
+        resent = resend_failed_alerts(conn, context.log.warning)
+    return dg.SkipReason(
+        f"incidents opened: {changes['opened']}, resolved: {changes['resolved']}; alerts sent late: {resent}"
+    )

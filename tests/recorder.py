@@ -6,13 +6,21 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
 class Recorder:
-    def __init__(self, answers: dict[str, dict] | None = None):
-        """`answers`: path → JSON body of the reply (default {})."""
+    def __init__(self, answers: dict[str, dict] | None = None, failures: int = 0):
+        """`answers`: path → JSON body of the reply (default {}); the first `failures` POSTs get a 503."""
         received = self.received = []  # (path, headers, JSON body)
+        self.refused = []
+        refused = self.refused
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if len(refused) < failures:
+                    refused.append(body)
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 received.append((self.path, dict(self.headers), body))
                 reply = json.dumps((answers or {}).get(self.path, {})).encode()
                 self.send_response(200)

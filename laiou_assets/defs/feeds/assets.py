@@ -1,6 +1,7 @@
 """One software-defined asset per raw feed (feeds.md), partitioned by delivery month."""
 
 import dagster as dg
+import psycopg
 
 from laiou_assets.contract import FEEDS, Feed
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_partition
@@ -27,9 +28,13 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
         ),
         metadata={"table": f"raw.{feed.name}", "contract": "feeds.md"},
         output_required=False,  # a month without its manifest yet is left alone: nothing materialized
+        # A lost connection, a deadlock or a lock timeout passes: the step is tried again (each month's load
+        # replaces its rows, so trying again is safe). A fault of the delivery is not retried.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource):
         loaded, failed, waiting, totals = [], [], [], {"rows": 0, "loaded": 0, "quarantined": 0}
+        transient = False
         for key in context.partition_keys:
             delivery = Delivery(feed.name, period_of_partition(key))
             try:
@@ -48,6 +53,7 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
                 message = " ".join(str(exc).split()) or type(exc).__name__
                 context.log.error(f"{feed.name} {delivery.period} failed: {type(exc).__name__}: {message}")
                 failed.append(f"{delivery.period}: {type(exc).__name__}: {message}")
+                transient |= isinstance(exc, psycopg.OperationalError)
                 continue
             context.log.info(
                 f"{feed.name} {r.period}: {r.loaded:,} loaded, {r.quarantined:,} quarantined "
@@ -61,6 +67,7 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
                 description=f"{len(failed)} of {len(context.partition_keys)} month(s) of {feed.name} failed to load; "
                 "the loaded months are kept, the failed ones keep their earlier data:\n" + "\n".join(failed),
                 metadata={"failed": "\n".join(failed), "loaded_months": ", ".join(loaded)},
+                allow_retries=transient,
             )
         if loaded:
             yield dg.MaterializeResult(metadata={**totals, "months": len(loaded), "table": f"raw.{feed.name}"})
