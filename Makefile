@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: demo test ui ui-readonly docs install lint db-stop clean
+.PHONY: demo test ui ui-readonly serve docs install lint db-stop clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 ui: $(MANIFEST)
 	exec $(BIN)/laiou ui
+
+# Production: webserver, daemon and code server, supervised, in the foreground (docs/operations.md).
+serve: $(MANIFEST)
+	exec $(BIN)/laiou serve
 
 # For viewers, beside `make ui` (port 3001): runs, backfills and schedule switches are refused.
 ui-readonly: $(MANIFEST)
