@@ -312,18 +312,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     first, last = getattr(args, "first", None), getattr(args, "last", None)
     if first and last and first > last:
-        parser.error(f"--from {first} is after --to {last}: the range is empty (give the earlier month first)")
+        command = {"run": run, "generate": gen}[args.command]
+        command.error(f"--from {first} is after --to {last}: the range is empty (give the earlier month first)")
     try:
         return args.func(args)
     except warehouse.WarehouseError as exc:
         print(f"laiou: {exc}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as exc:  # unreachable server, refused login: one line, no traceback
-        reason = " ".join(str(exc).split()).removeprefix("connection failed: ")
+        reason = (
+            " ".join(str(exc).split()).removeprefix("connection failed: ").replace(" Is the server", ". Is the server")
+        )
         print(
             f"laiou: cannot reach the warehouse {warehouse.safe_url(warehouse.database_url(start=False))}: "
-            f"{reason.rstrip('.?')}. Check LAIOU_DATABASE_URL (unset it to use the embedded server) "
-            "or run `laiou db start`.",
+            f"{reason.rstrip('.?')}. "
+            + (
+                "Check LAIOU_DATABASE_URL, or unset it to use the embedded server."
+                if settings.database_url()
+                else "Run `laiou db start`."
+            ),
             file=sys.stderr,
         )
         return 2

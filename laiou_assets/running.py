@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -21,15 +22,21 @@ from laiou_assets import health, settings, warehouse
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.ingest.loader import clean_stale_scratch, record_dead_attempts
-from laiou_assets.partitions import monthly_partitions
+from laiou_assets.partitions import TIMEZONE, monthly_partitions
 
 RANGE_START = "dagster/asset_partition_range_start"  # a range of partitions in one run (single-run backfill)
 RANGE_END = "dagster/asset_partition_range_end"
 
 SUMMARY_MART = dg.AssetKey(["marts", "mart_laiou_summary_year"])
 TAX_FACTS = dg.AssetKey(["marts", "fct_tax_monthly"])
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's own console log only for what laiou does not say itself: a failed step's traceback is in the
+# run's log in the UI, and `laiou run` prints the one-line reason (audit.load_log, the check) instead.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
 
 
 def _say(msg: str) -> None:
@@ -74,11 +81,17 @@ def run_everything(
         _say(f"warning: {line}")
     complete = _in_range(found.deliveries, first, last)
     if not complete:
-        _say(
-            f"laiou run: no complete delivery (CSV + manifest) in {settings.landing_dir()}"
-            f"{' between ' + str(first) + ' and ' + str(last) if first or last else ''}; "
-            "run `laiou generate` or set LAIOU_LANDING_DIR"
-        )
+        if found.deliveries:  # the zone has deliveries, the range has none
+            months = sorted({d.partition_key[:7] for d in found.deliveries})
+            _say(
+                f"laiou run: no delivery between {first or '…'} and {last or '…'}; the landing zone holds "
+                f"{months[0]} … {months[-1]}"
+            )
+        else:
+            _say(
+                f"laiou run: no complete delivery (CSV + manifest) in {settings.landing_dir()}; "
+                "run `laiou generate` or set LAIOU_LANDING_DIR"
+            )
         return 1
     if reload:
         deliveries = complete
@@ -86,9 +99,14 @@ def run_everything(
         with warehouse.connect() as conn:
             deliveries = _in_range(arrivals.pending(settings.landing_dir(), conn), first, last)
         if len(deliveries) < len(complete):
+            with warehouse.connect() as conn:
+                failed_now = {(f.feed, f"{f.period:%Y%m}") for f in health.failed_deliveries(conn)}
+            waiting = [d for d in complete if d not in deliveries]
+            stuck = [d for d in waiting if (d.feed, d.period) in failed_now]
             _say(
-                f"{len(complete) - len(deliveries)} of {len(complete)} deliveries already loaded since they arrived "
-                "(`laiou run --reload` loads them again)"
+                f"{len(waiting) - len(stuck)} of {len(complete)} deliveries already loaded since they arrived"
+                + (f", {len(stuck)} failed and not redelivered since" if stuck else "")
+                + " (`laiou run --reload` loads them again)"
             )
     by_month = arrivals.by_month(deliveries)  # the arrival sensor plans its runs the same way
 
@@ -97,7 +115,11 @@ def run_everything(
     ours = {PROCESS_TAG: process_token(os.getpid())}
     failures: list[str] = []
     started = time.perf_counter()
-    _say(f"loading {len(deliveries)} deliveries in {len(by_month)} months from {settings.landing_dir()}")
+    if deliveries:
+        _say(
+            f"loading {_count(len(deliveries), 'delivery', 'deliveries')} in {_count(len(by_month), 'month')} "
+            f"from {settings.landing_dir()}"
+        )
     for i, (month, feeds) in enumerate(sorted(by_month.items()), 1):
         t0 = time.perf_counter()
         result = ingest.execute_in_process(
@@ -143,6 +165,7 @@ def run_everything(
     with warehouse.connect() as conn:
         failed = health.failed_deliveries(conn)
     if failed:  # until a good delivery replaces it, a failed month stays failed and nothing is built over it
+        _record_incidents(instance)  # the failed load's incident and alert, now rather than after its fix
         _say(
             "laiou run: FAILED — the marts keep their last good state; the latest delivery of these months failed "
             "to load:\n  "
@@ -169,7 +192,10 @@ def run_everything(
     last_month = max(d.partition_key for d in complete)
     current, built_at = marts_current(instance)
     if not deliveries and current and not operations:
-        _say(f"nothing new: every delivery is loaded and the marts are current (built {built_at:%Y-%m-%d %H:%M %Z})")
+        built = built_at.astimezone(ZoneInfo(TIMEZONE))
+        _say(
+            f"nothing new: every delivery is loaded and the marts are current (built {built:%Y-%m-%d %H:%M} {TIMEZONE})"
+        )
         return 0
     _say(
         "building the dbt models (staging → intermediate → marts), then the district packages"

@@ -4,13 +4,16 @@ person; 1: something does, each such line marked `!!`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import psycopg
 from croniter import croniter
 
-from laiou_assets import health, warehouse
+from laiou_assets import health, settings, warehouse
+from laiou_assets.contract import FEEDS
+from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.partitions import TIMEZONE
 from laiou_assets.running import marts_current
 
@@ -23,6 +26,22 @@ def _at(moment: datetime | float | None) -> str:
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, UTC)
     return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+
+
+def incomplete_deliveries(landing: Path) -> list[str]:
+    """Month folders of a feed holding no manifest yet (the producer writes it last)."""
+    if not landing.is_dir():
+        return []
+    return sorted(
+        f"{feed}/{folder.name}"
+        for feed in FEEDS
+        if (landing / feed).is_dir()
+        for folder in (landing / feed).iterdir()
+        if folder.is_dir()
+        and folder.name.isdigit()
+        and len(folder.name) == 6
+        and not Delivery(feed, folder.name).manifest_path(landing).exists()
+    )
 
 
 def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) -> tuple[list[str], bool]:
@@ -56,6 +75,13 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
         for feed, period, outcome, finished, loaded, quarantined in loads:
             rows = f", {loaded:,} rows, {quarantined:,} quarantined" if outcome == "loaded" else ""
             line(f"  {feed:<17} {period:%Y-%m} {outcome} {_at(finished)}{rows}")
+
+        found = scan(settings.landing_dir())
+        for warning in found.warnings:  # folders no load will take until someone renames or removes them
+            line(f"landing zone: {warning}", bad=True)
+        waiting = incomplete_deliveries(settings.landing_dir())
+        if waiting:
+            line(f"landing zone: waiting for the manifest of {', '.join(waiting)} (incomplete deliveries)")
 
         failed = health.failed_deliveries(conn)
         line(f"failed months: {len(failed) or 'none'}", bad=bool(failed))

@@ -77,3 +77,16 @@ def test_a_failed_month_blocks_the_build_until_its_correction_arrives(laiou_env,
     assert run_everything() == 0
     assert "nothing new" in capsys.readouterr().err
     assert time.perf_counter() - t0 < 15
+
+
+def test_status_names_odd_folders_and_deliveries_waiting_for_their_manifest(laiou_env, capsys):
+    landing = laiou_env["landing"]
+    for folder in ("tax_payments/201812", "tax_payment/209912", "tax_payment/201901"):
+        (landing / folder).mkdir(parents=True)
+    (landing / "tax_payment" / "201901" / "tax_payment_201901.csv").write_text("voucher_no\n", encoding="utf-8")
+    assert status.main() == 1
+    lines = capsys.readouterr().out.splitlines()
+    flagged = [line for line in lines if line.startswith("!! landing zone:")]
+    assert any("tax_payments (not a feed" in line for line in flagged), lines
+    assert any("outside the partitions' range" in line and "tax_payment/209912" in line for line in flagged), lines
+    assert any("waiting for the manifest of tax_payment/201901" in line for line in lines), lines

@@ -229,6 +229,10 @@ def scan(landing: Path, feeds: list[str] | None = None) -> Scan:
                 manifest = d.manifest_path(landing)
                 if manifest.exists() or manifest.is_symlink():  # a dangling link is a fault to report
                     found.append(d)
+    if feeds is None and landing.is_dir():  # a folder no feed of feeds.md is named after (a typo, a stray file)
+        strangers = sorted(e.name for e in landing.iterdir() if e.name not in FEEDS and not e.name.startswith("."))
+        if strangers:
+            unnamed.insert(0, ", ".join(strangers) + f" (not a feed: {', '.join(FEEDS)})")
     warnings = []
     if unnamed:
         warnings.append(
