@@ -8,17 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from laiou_assets import health
 from laiou_assets.contract import FEEDS
 from laiou_assets.defs.dbt.project import dbt_project
 from laiou_assets.defs.feeds.assets import raw_asset_key
-from laiou_assets.defs.jobs import build_marts_job, ingest_feeds_job, refresh_tax_facts_job
 from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
-from laiou_assets.running import RANGE_END, RANGE_START
 from ops_checks.backups import backup_dir, keep_count, restore_check, take_backup
-from ops_checks.incidents import PARTITION_TAG, blocking_incidents
+from ops_checks.incidents import PARTITION_TAG
 from ops_checks.inspection_report import (
     build_annual_summary,
     build_monthly_report,
@@ -204,63 +201,6 @@ def _previous_month(scheduled: datetime) -> str:
     return (first - timedelta(days=1)).replace(day=1).strftime("%Y-%m-%d")
 
 
-def _gate(warehouse: WarehouseResource) -> dg.SkipReason | None:
-    with warehouse.connect() as conn:
-        blocked = blocking_incidents(conn)
-        failed = health.failed_deliveries(conn)
-    if failed:
-        return dg.SkipReason(
-            "not building the marts over months whose latest delivery failed to load: "
-            + "; ".join(str(f) for f in failed[:5])
-            + " (a corrected delivery resolves it; audit.load_log)"
-        )
-    if blocked:
-        return dg.SkipReason(
-            "not building the marts on data that failed an ERROR check: "
-            + "; ".join(f"{s} {p[:7]}: {m}" for s, p, m in blocked[:5])
-            + " (docs/runbook.md; the incident resolves when the check passes again)"
-        )
-    return None
-
-
-@dg.schedule(
-    job=ingest_feeds_job,
-    cron_schedule="0 2 21 * *",
-    execution_timezone=TZ,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    name="monthly_ingest",
-    description="装载 / on the 21st, load the previous month's deliveries (due by the 20th) of every feed.",
-)
-def monthly_ingest(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(partition_key=_previous_month(context.scheduled_execution_time))
-
-
-@dg.schedule(
-    job=build_marts_job,
-    cron_schedule="0 4 21 * *",
-    execution_timezone=TZ,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    name="monthly_build",
-    description="构建集市 / on the 21st after the loads, build the marts; skipped while a feed fails an ERROR check.",
-)
-def monthly_build(warehouse: WarehouseResource):
-    return _gate(warehouse) or dg.RunRequest()
-
-
-@dg.schedule(
-    job=refresh_tax_facts_job,
-    cron_schedule="0 6 21 * *",
-    execution_timezone=TZ,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    name="monthly_tax_facts",
-    description="税收事实 / on the 21st after the build, rebuild fct_tax_monthly for every month (R12) — gated too.",
-)
-def monthly_tax_facts(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
-    last = _previous_month(context.scheduled_execution_time)
-    first = monthly_partitions.get_first_partition_key()
-    return _gate(warehouse) or dg.RunRequest(tags={RANGE_START: first, RANGE_END: last})
-
-
 @dg.schedule(
     job=inspect_feeds_job,
     cron_schedule="0 8 21 * *",
@@ -311,10 +251,9 @@ def annual_summary_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(partition_key=str(context.scheduled_execution_time.year - 1))
 
 
+# Loads follow arrivals (the sensor landing_zone_arrivals) and builds follow loads (declarative automation,
+# laiou_assets/defs/automation): no schedule loads or builds.
 SCHEDULES = [
-    monthly_ingest,
-    monthly_build,
-    monthly_tax_facts,
     monthly_feed_inspection,
     daily_backup,
     weekly_purge,

@@ -90,3 +90,31 @@ def test_status_names_odd_folders_and_deliveries_waiting_for_their_manifest(laio
     assert any("tax_payments (not a feed" in line for line in flagged), lines
     assert any("outside the partitions' range" in line and "tax_payment/209912" in line for line in flagged), lines
     assert any("waiting for the manifest of tax_payment/201901" in line for line in lines), lines
+
+
+def requested(result, keys) -> set[str]:
+    return {key.to_user_string() for key in keys if result.get_num_requested(key)}
+
+
+def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_failed(laiou_env, zones):
+    """The daemon's path (the sensor laiou_automation) decided by the models' automation conditions."""
+    import dagster as dg
+
+    from laiou_assets.definitions import defs
+
+    landing = laiou_env["landing"]
+    shutil.copytree(zones / "broken", landing)
+    assert run_everything(build=False) == 1  # the loads only; tax_payment 2018-11 fails
+    definitions = defs()
+    keys = definitions.resolve_asset_graph().get_all_asset_keys()
+    instance = dg.DagsterInstance.get()
+    blocked = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    assert requested(blocked, keys) == set()  # no model, no tax month, while a feed month has failed
+
+    shutil.rmtree(landing / "tax_payment" / "201811")
+    shutil.copytree(zones / "clean" / "tax_payment" / "201811", landing / "tax_payment" / "201811")
+    assert run_everything(build=False) == 0
+    after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=blocked.cursor)
+    dbt_assets = {k.to_user_string() for k in keys if k.path[0] in ("reference", "staging", "intermediate", "marts")}
+    # Every model and seed, in one tick; the tax facts wait for the models they read to exist.
+    assert requested(after, keys) == dbt_assets - {"marts/fct_tax_monthly"}

@@ -27,7 +27,6 @@ from ops_checks.inspection_report import build_annual_summary, build_monthly_rep
 from ops_checks.marts import tax_conserved
 from ops_checks.operations import inspection_tags, purge_history
 from ops_checks.runbook import runbook_sections
-from ops_checks.store import ensure_ops_tables
 from tests.recorder import Recorder, SmtpRecorder
 
 
@@ -229,17 +228,15 @@ def test_every_check_and_schedule_is_defined_with_a_runbook_section():
     assert ours <= set(runbook_sections())
     assert len(ours) == 10
     schedules = {s.name for s in repo.schedule_defs}
+    assert not {"monthly_ingest", "monthly_build", "monthly_tax_facts"} & schedules  # arrivals and automation do it
     assert {
-        "monthly_ingest",
-        "monthly_build",
-        "monthly_tax_facts",
         "monthly_feed_inspection",
         "monthly_inspection_report",
         "annual_om_summary",
         "daily_backup",
         "weekly_purge",
     } <= schedules
-    assert {s.name for s in repo.sensor_defs} >= {"incident_watch", "landing_zone_arrivals"}
+    assert {s.name for s in repo.sensor_defs} >= {"incident_watch", "landing_zone_arrivals", "laiou_automation"}
 
 
 def test_alerts_go_by_mail_when_smtp_is_configured_and_to_the_log_otherwise(monkeypatch):
@@ -264,28 +261,3 @@ def test_alerts_go_by_mail_when_smtp_is_configured_and_to_the_log_otherwise(monk
     assert logged[-1].startswith("[laiou WARN] resolved: raw/tax_payment:volume_as_expected 2018-11")
 
 
-def test_the_build_schedules_skip_while_a_feed_has_an_open_error_incident(laiou_env):
-    repo = defs().get_repository_def()
-    when = datetime(2019, 1, 21, 8, tzinfo=UTC)
-
-    def tick(name: str):
-        context = dg.build_schedule_context(
-            instance=dg.DagsterInstance.ephemeral(),
-            scheduled_execution_time=when,
-            resources={"warehouse": WarehouseResource()},
-            repository_def=repo,
-        )
-        return repo.get_schedule_def(name).evaluate_tick(context)
-
-    assert [len(tick(n).run_requests) for n in ("monthly_build", "monthly_tax_facts")] == [1, 1]
-    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
-        ensure_ops_tables(conn)
-        conn.execute(
-            "insert into audit.incident (kind, subject, partition_key, severity, opened_at, message) values "
-            "('check', 'raw/tax_payment:reconciles_with_manifest', '2018-12-01', 'ERROR', now(), 'rows differ')"
-        )
-    for name in ("monthly_build", "monthly_tax_facts"):
-        skipped = tick(name)
-        assert not skipped.run_requests
-        assert "raw/tax_payment:reconciles_with_manifest 2018-12: rows differ" in skipped.skip_message
-    assert tick("monthly_tax_facts").run_requests == [] and len(tick("daily_backup").run_requests) == 1

@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from laiou_assets.access import ensure_roles
+from laiou_assets.defs.automation.conditions import BUILD_TAX_MONTH_WHEN_UPDATED, BUILD_WHEN_UPDATED
 from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
 from laiou_assets.ingest.schema import ensure_schemas
 from laiou_assets.partitions import monthly_partitions
@@ -27,10 +28,16 @@ class LaiouDbtTranslator(DagsterDbtTranslator):
         if node is None:  # a source: keeps the raw feed asset key from meta.dagster.asset_key
             return spec
         if node["resource_type"] == "seed":
-            return spec.replace_attributes(key=dg.AssetKey(["reference", node["name"]]), group_name="reference")
+            return spec.replace_attributes(
+                key=dg.AssetKey(["reference", node["name"]]),
+                group_name="reference",
+                automation_condition=BUILD_WHEN_UPDATED,
+            )
         layer = node["fqn"][1] if len(node["fqn"]) > 2 else "marts"
         return spec.replace_attributes(
-            key=dg.AssetKey([node["schema"], node["name"]]), group_name=LAYER_GROUPS.get(layer, layer)
+            key=dg.AssetKey([node["schema"], node["name"]]),
+            group_name=LAYER_GROUPS.get(layer, layer),
+            automation_condition=BUILD_TAX_MONTH_WHEN_UPDATED if node["name"] == TAX_FACTS else BUILD_WHEN_UPDATED,
         )
 
 
