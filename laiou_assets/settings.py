@@ -39,3 +39,8 @@ def reader_statement_timeout() -> str:
 
 def build_lock_timeout() -> str:
     return os.environ.get("LAIOU_BUILD_LOCK_TIMEOUT") or "6min"
+
+
+def sensor_interval(name: str, default: int) -> int:
+    """Seconds between two looks of a sensor: LAIOU_<NAME>_INTERVAL (read when the definitions load)."""
+    return int(os.environ.get(f"LAIOU_{name.upper()}_INTERVAL") or default)

@@ -191,6 +191,11 @@ nux:
 storage:
   postgres:
     postgres_url: {url}
+# One run at a time writes the warehouse (a load, a build, a backup, a report); the rest waits in the
+# queue. On two cores parallel runs only slow each other, and a build never reads a feed being loaded.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from laiou_assets import settings
 from laiou_assets.resources import WarehouseResource
 from ops_checks.runbook import runbook_for, runbook_url
 from ops_checks.store import ensure_ops_tables
@@ -221,7 +222,7 @@ def blocking_incidents(conn) -> list[tuple[str, str, str]]:
 
 @dg.sensor(
     name="incident_watch",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=settings.sensor_interval("incident", 30),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "事件监测 / opens an incident in audit.incident for each failed check (per partition) or failed run, "

@@ -54,8 +54,19 @@ order by years.year
 """
 
 
+# Staging is a view of the raw feeds: after a tax delivery loaded since the resolved vouchers were built
+# (post-hook `analyze`), the two do not describe the same data until the next build, which compares them.
+UNBUILT_LOAD_SQL = """
+select l.finished_at, s.last_analyze
+from (select max(finished_at) as finished_at from audit.load_log where feed = 'tax_payment' and outcome = 'loaded') l,
+     pg_stat_user_tables s
+where s.schemaname = 'intermediate' and s.relname = 'int_tax_vouchers_resolved' and l.finished_at > s.last_analyze
+"""
+
+
 def tax_conserved(conn) -> Finding:
     problems, per_year, outside = [], [], 0
+    unbuilt = conn.execute(UNBUILT_LOAD_SQL).fetchone() if _has_load_log(conn) else None
     for row in conn.execute(LAYERS_SQL):
         year, staged_n, staged, resolved_n, resolved, laiou, facts, summary_wan, *splits = row
         per_year.append(
@@ -70,7 +81,7 @@ def tax_conserved(conn) -> Finding:
                 else "no row (before the first delivery)",
             }
         )
-        if (staged_n, staged) != (resolved_n, resolved):
+        if (staged_n, staged) != (resolved_n, resolved) and not unbuilt:
             problems.append(f"{year}: staging {staged_n} vouchers {staged} 元, resolved {resolved_n} / {resolved} 元")
         if laiou != facts:
             problems.append(f"{year}: 来沪 tax {laiou} 元 in intermediate, {facts} 元 in fct_tax_monthly")
@@ -91,8 +102,18 @@ def tax_conserved(conn) -> Finding:
         # fct_tax_monthly, in no yearly mart (warehouse.md)
         "laiou_tax_yuan_of_years_before_the_marts": str(outside),
         "problem": "; ".join(problems) or None,
+        "staged_vs_resolved": (
+            f"not compared: a tax delivery loaded at {unbuilt[0]:%Y-%m-%d %H:%M:%S %Z} after the resolved vouchers "
+            f"were built ({unbuilt[1]:%Y-%m-%d %H:%M:%S %Z}); the build that follows compares them"
+            if unbuilt
+            else "compared"
+        ),
     }
     return Finding(not problems, facts, per_year)
+
+
+def _has_load_log(conn) -> bool:
+    return conn.execute("select to_regclass('audit.load_log') is not null").fetchone()[0]
 
 
 @dg.asset_check(

@@ -18,7 +18,8 @@ TAX = "voucher_no,taxpayer_id,tax_period,tax_type,amount,paid_date\nV1,{u},20181
 
 def evaluate(landing):
     context = dg.build_sensor_context(
-        resources={"landing": LandingZoneResource(path=str(landing)), "warehouse": WarehouseResource()}
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"landing": LandingZoneResource(path=str(landing)), "warehouse": WarehouseResource()},
     )
     return landing_zone_arrivals(context)
 

@@ -102,7 +102,8 @@ def force_record_path(monkeypatch) -> None:
 
 def evaluate_sensor(landing: Path):
     context = dg.build_sensor_context(
-        resources={"landing": LandingZoneResource(path=str(landing)), "warehouse": WarehouseResource()}
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"landing": LandingZoneResource(path=str(landing)), "warehouse": WarehouseResource()},
     )
     result = landing_zone_arrivals(context)
     if isinstance(result, dg.SkipReason):

@@ -32,15 +32,26 @@ A_FEED_MONTH_FAILED = _any([_feed_failed(feed) for feed in FEEDS]).with_label(
     "a feed month failed (did not load, or an ERROR check)"
 )
 
+# Loads first: no model builds while a feed month is being loaded (its runs queue behind the loads).
+A_FEED_IS_LOADING = _any([AC.asset_matches(dg.AssetKey(["raw", feed]), AC.in_progress()) for feed in FEEDS])
+
 BUILD_WHEN_UPDATED = (
     (AC.newly_missing() | AC.any_deps_updated()).since(AC.newly_requested() | AC.newly_updated())
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()
+    & ~A_FEED_IS_LOADING
     & ~A_FEED_MONTH_FAILED
 ).with_label("build when what it reads was updated, never while a feed month has failed")
 
-# A month of the tax facts also waits for the models it reads to exist (they are not partitioned, so their
-# being missing is not hidden among the feeds' never-delivered months).
-BUILD_TAX_MONTH_WHEN_UPDATED = (BUILD_WHEN_UPDATED & ~AC.any_deps_missing()).with_label(
-    "build a tax month when what it reads was updated, once it exists, never while a feed month has failed"
-)
+# A month of the tax facts builds only after the models it reads were rebuilt (which happens only once
+# every feed is loaded and none has failed), not when it is merely missing: it reads the enterprises'
+# classification and the resolved vouchers, and a tax month built from them while a load runs would not
+# add up with the staged vouchers (the tax_conserved_across_layers check). Requested in the same tick as
+# those models, its run (a backfill) could start first: it waits for the next tick.
+BUILD_TAX_MONTH_WHEN_UPDATED = (
+    AC.any_deps_updated().since(AC.newly_requested() | AC.newly_updated())
+    & ~AC.any_deps_in_progress()
+    & ~AC.in_progress()
+    & ~AC.any_deps_missing()
+    & ~AC.any_deps_match(AC.will_be_requested())
+).with_label("build the tax months after the models they read were rebuilt")

@@ -2,11 +2,14 @@
 
 import dagster as dg
 
+from laiou_assets import settings
+
 laiou_automation = dg.AutomationConditionSensorDefinition(
     "laiou_automation",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    run_tags={"laiou/kind": "build"},
+    minimum_interval_seconds=settings.sensor_interval("automation", 30),
     description=(
         "自动构建 / builds the dbt models and the monthly tax facts when what they read was updated (a month "
         "loaded, a model rebuilt), never over a month whose delivery failed or whose ERROR check failed; a "

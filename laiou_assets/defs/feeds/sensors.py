@@ -2,16 +2,24 @@
 
 import dagster as dg
 
+from laiou_assets import settings
 from laiou_assets.defs.feeds.assets import raw_asset_key
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.loader import record_dead_attempts
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
 
 @dg.sensor(
     name="landing_zone_arrivals",
     job_name="ingest_feeds",
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=settings.sensor_interval("arrival", 60),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "到货监测 / watches the landing zone: requests a load of a month when a feed's manifest appears "
@@ -31,6 +39,11 @@ def landing_zone_arrivals(
         todo = arrivals.find_pending(root, conn)
     for warning in todo.warnings:
         context.log.warning(warning)
+    # One round of loads at a time: while one is queued or running, its deliveries are not attempted yet,
+    # and asking again would load them twice.
+    unfinished = context.instance.get_runs(filters=dg.RunsFilter(job_name="ingest_feeds", statuses=UNFINISHED))
+    if unfinished:
+        return dg.SkipReason(f"loads under way (run {unfinished[0].run_id[:8]} and {len(unfinished) - 1} more)")
     if not todo.deliveries:
         return dg.SkipReason(
             f"nothing new in {root}: every complete delivery has been loaded since it arrived"
@@ -46,7 +59,7 @@ def landing_zone_arrivals(
                 run_key=f"{month[:7]}:{manifests}",
                 partition_key=month,
                 asset_selection=[raw_asset_key(f) for f in feeds],
-                tags={"laiou/trigger": "arrival", "laiou/feeds": ",".join(feeds)},
+                tags={"laiou/trigger": "arrival", "laiou/feeds": ",".join(feeds), "laiou/kind": "load"},
             )
         )
     context.log.info(f"requesting {len(requests)} month(s): {', '.join(r.partition_key[:7] for r in requests)}")
