@@ -1,0 +1,156 @@
+"""Soak (issue #14): `laiou serve` running for real, deliveries landing over time, one of them broken and later
+corrected, the daemon SIGKILLed once. At the end every delivery is loaded exactly once, the summary mart
+equals the independent recount, the fault's incident was opened and resolved, and no run is left over."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from laiou_assets import warehouse
+from laiou_assets.contract import FEEDS
+from laiou_assets.generate.faults import FaultPlan
+from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from tests.recount import summary_by_year
+
+LAIOU = str(Path(sys.executable).parent / "laiou")
+MONTHS = ["201701", "201702", "201703", "201704", "201705", "201706"]  # 6 months × 4 feeds: 24 deliveries
+BROKEN = "201704"
+CONFIG = GeneratorConfig("2017-01", "2017-06", 300, seed=24)
+
+
+@pytest.fixture(scope="module")
+def zones(tmp_path_factory):
+    root = tmp_path_factory.mktemp("soak_zones")
+    quiet = {"progress": lambda _: None}
+    generate(root / "clean", CONFIG, **quiet)
+    generate(
+        root / "broken",
+        CONFIG,
+        faults=FaultPlan.parse([], [f"sha256_mismatch=tax_payment/{BROKEN[:4]}-{BROKEN[4:]}"]),
+        **quiet,
+    )
+    return root
+
+
+def deliver(zone: Path, landing: Path, month: str) -> None:
+    """As a producer does: each feed's CSV first, its manifest last."""
+    for feed in FEEDS:
+        folder = landing / feed / month
+        folder.mkdir(parents=True, exist_ok=True)
+        for suffix in (".csv", ".manifest.json"):
+            shutil.copyfile(zone / feed / month / f"{feed}_{month}{suffix}", folder / f"{feed}_{month}{suffix}")
+
+
+def wait_for(what: str, condition, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(2)
+    raise AssertionError(f"not within {seconds:.0f}s: {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_laiou_serve_runs_itself_through_a_fault_and_a_killed_daemon(laiou_env, zones, tmp_path):
+    url, landing = laiou_env["LAIOU_DATABASE_URL"], laiou_env["landing"]
+    landing.mkdir(parents=True, exist_ok=True)
+
+    def sql(query: str) -> list[tuple]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            try:
+                return conn.execute(query).fetchall()
+            except psycopg.errors.UndefinedTable:  # before the first load made the audit tables
+                return []
+
+    env = {
+        **os.environ,
+        "LAIOU_ARRIVAL_INTERVAL": "3",
+        "LAIOU_AUTOMATION_INTERVAL": "3",
+        "LAIOU_INCIDENT_INTERVAL": "3",
+    }
+    log = open(tmp_path / "serve.out", "w")  # noqa: SIM115
+    serve = subprocess.Popen(
+        [LAIOU, "serve", "--port", str(free_port())], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+    )
+    supervisor_log = lambda: (tmp_path / "serve.out").read_text()  # noqa: E731
+    try:
+        wait_for("the three processes started", lambda: supervisor_log().count("started ") >= 3, 60)
+        for month in MONTHS[:3]:
+            deliver(zones / "clean", landing, month)
+            time.sleep(2)
+        deliver(zones / "broken", landing, BROKEN)
+        for month in MONTHS[4:]:
+            deliver(zones / "clean", landing, month)
+        wait_for(
+            "the broken delivery attempted",
+            lambda: sql(
+                f"select 1 from audit.load_log where feed = 'tax_payment' and period = '{BROKEN[:4]}-{BROKEN[4:]}-01'"
+            ),
+            240,
+        )
+        daemon = int(supervisor_log().split("started daemon (pid ")[-1].split(")")[0])
+        os.kill(daemon, signal.SIGKILL)  # the supervisor must bring it back
+        wait_for("the daemon restarted", lambda: "daemon exited with code -9" in supervisor_log(), 30)
+
+        status = subprocess.run([LAIOU, "status"], env=env, capture_output=True, text=True, timeout=120)
+        assert status.returncode == 1 and f"tax_payment {BROKEN[:4]}-{BROKEN[4:]}" in status.stdout, status.stdout
+
+        deliver(zones / "clean", landing, BROKEN)  # the bureau's correction
+
+        def healthy():
+            done = subprocess.run([LAIOU, "status"], env=env, capture_output=True, text=True, timeout=120)
+            return done.returncode == 0 and done.stdout
+
+        wait_for("laiou status healthy after the correction", healthy, 420)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=60) == 0
+        log.close()
+    said = supervisor_log()
+    assert "restart 1 in 1s" in said and said.rstrip().endswith("stopped")
+
+    loaded = sql(
+        "select feed, to_char(period, 'YYYYMM'), count(*) filter (where outcome = 'loaded'), "
+        "count(*) filter (where outcome = 'failed') from audit.load_log group by 1, 2 order by 2, 1"
+    )
+    assert {(feed, month) for feed, month, _, _ in loaded} == {(f, m) for f in FEEDS for m in MONTHS}
+    assert all(n == 1 for _, _, n, _ in loaded), loaded  # every delivery loaded exactly once
+    assert [(f, m) for f, m, _, failed in loaded if failed] == [("tax_payment", BROKEN)]
+
+    expected = summary_by_year(zones / "clean")
+    [(tax, cumulative, new)] = sql("select tax_wan, cumulative, new from marts.mart_laiou_summary_year")
+    assert Decimal(tax) == expected.tax_wan.iloc[0] > 0
+    assert (cumulative, new) == (expected.cumulative.iloc[0], expected.new.iloc[0])
+
+    incident = sql(
+        "select severity, resolved_at is not null from audit.incident "
+        f"where kind = 'run' and subject = 'ingest_feeds' and partition_key = '{BROKEN[:4]}-{BROKEN[4:]}-01'"
+    )
+    assert incident == [("ERROR", True)]
+
+    warehouse.ensure_dagster_instance(url)
+    with dg.DagsterInstance.get() as instance:
+        unfinished = instance.get_runs(
+            filters=dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+            )
+        )
+    assert unfinished == []
