@@ -57,3 +57,12 @@ def test_every_schedule_and_sensor_runs_by_default_on_shanghai_time_and_says_wha
         assert sensor.description, sensor.name
     # The monthly partitions (and so the partitioned schedules built from them) follow Shanghai's calendar.
     assert d.resolve_schedule_def("monthly_inspection_report").cron_schedule == "0 6 1 * *"
+
+
+def test_feeds_and_marts_carry_freshness_policies_on_shanghai_time():
+    graph = _graph()
+    for feed in FEEDS:
+        policy = graph.get(dg.AssetKey(["raw", feed])).freshness_policy
+        assert (policy.deadline_cron, policy.timezone) == ("0 0 21 * *", "Asia/Shanghai")  # due by the 20th
+    marts = [k for k in graph.get_all_asset_keys() if k.path[0] == "marts"]
+    assert marts and all(graph.get(k).freshness_policy.deadline_cron == "0 0 22 * *" for k in marts)

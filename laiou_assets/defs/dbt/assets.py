@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from laiou_assets.access import ensure_roles
 from laiou_assets.defs.automation.conditions import BUILD_TAX_MONTH_WHEN_UPDATED, BUILD_WHEN_UPDATED
+from laiou_assets.defs.automation.freshness import MARTS_CURRENT_A_DAY_LATER
 from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
 from laiou_assets.ingest.schema import ensure_schemas
 from laiou_assets.partitions import monthly_partitions
@@ -38,6 +39,7 @@ class LaiouDbtTranslator(DagsterDbtTranslator):
             key=dg.AssetKey([node["schema"], node["name"]]),
             group_name=LAYER_GROUPS.get(layer, layer),
             automation_condition=BUILD_TAX_MONTH_WHEN_UPDATED if node["name"] == TAX_FACTS else BUILD_WHEN_UPDATED,
+            freshness_policy=MARTS_CURRENT_A_DAY_LATER if layer == "marts" else None,
         )
 
 

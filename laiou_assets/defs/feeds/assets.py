@@ -4,6 +4,7 @@ import dagster as dg
 import psycopg
 
 from laiou_assets.contract import FEEDS, Feed
+from laiou_assets.defs.automation.freshness import FEED_DELIVERED_BY_THE_20TH
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_partition
 from laiou_assets.ingest.loader import load_delivery
 from laiou_assets.partitions import monthly_partitions
@@ -30,6 +31,7 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
         output_required=False,  # a month without its manifest yet is left alone: nothing materialized
         # A lost connection, a deadlock or a lock timeout passes: the step is tried again (each month's load
         # replaces its rows, so trying again is safe). A fault of the delivery is not retried.
+        freshness_policy=FEED_DELIVERED_BY_THE_20TH,
         retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL),
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource):
