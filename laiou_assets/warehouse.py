@@ -213,10 +213,11 @@ def ensure_dagster_instance(url: str | None = None) -> Path:
     storage = storage.replace("postgresql://", "postgresql+psycopg2://", 1)
     text = DAGSTER_YAML.format(url=json.dumps(storage))  # a JSON string is a YAML string
     ours = not config.exists() or config.read_text(encoding="utf-8").startswith("# Written by laiou")
-    if ours and (not config.exists() or config.read_text(encoding="utf-8") != text):
-        _create_database(url, f"{params.get('dbname') or WAREHOUSE_DB}_dagster")
-        config.write_text(text, encoding="utf-8")
-        config.chmod(0o600)  # an external server's URL may carry a password
+    if ours:
+        _create_database(url, f"{params.get('dbname') or WAREHOUSE_DB}_dagster")  # also after a restore without it
+        if not config.exists() or config.read_text(encoding="utf-8") != text:
+            config.write_text(text, encoding="utf-8")
+            config.chmod(0o600)  # an external server's URL may carry a password
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
