@@ -196,6 +196,12 @@ storage:
 concurrency:
   runs:
     max_concurrent_runs: 1
+# A run whose process died (killed, out of memory) is marked failed by the daemon, not left STARTED.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
 """
 
 

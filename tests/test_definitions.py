@@ -66,3 +66,14 @@ def test_feeds_and_marts_carry_freshness_policies_on_shanghai_time():
         assert (policy.deadline_cron, policy.timezone) == ("0 0 21 * *", "Asia/Shanghai")  # due by the 20th
     marts = [k for k in graph.get_all_asset_keys() if k.path[0] == "marts"]
     assert marts and all(graph.get(k).freshness_policy.deadline_cron == "0 0 22 * *" for k in marts)
+
+
+def test_the_dagster_instance_queues_runs_one_at_a_time_and_monitors_them(laiou_env):
+    from laiou_assets import warehouse
+
+    warehouse.ensure_dagster_instance()
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_monitoring_enabled
+        assert instance.run_coordinator.__class__.__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        assert instance.run_storage.__class__.__module__.startswith("dagster_postgres")
