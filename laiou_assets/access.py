@@ -53,6 +53,8 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
             conn.execute(statement)
             created.append(name)
         passfile = warehouse.passfile_of(conn.info.dsn)
+        if passfile and not warehouse.is_embedded_passfile(passfile):
+            passfile = None  # an operator's own password file: never written to, no password changed
         for name, login, _ in wanted:
             if login and passfile and (name in created or not warehouse.has_password(passfile, name)):
                 _set_password(conn, name, warehouse.role_password(passfile, name))
@@ -63,7 +65,12 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
             "idle_in_transaction_session_timeout": settings.reader_idle_timeout(),
             "statement_timeout": settings.reader_statement_timeout(),
         }
+        # A superuser may set any role's settings; a CREATEROLE builder (an external server, PostgreSQL 16+)
+        # only those of the roles it created.
+        superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
         for name, login, _ in wanted:
+            if not (superuser or name in created):
+                continue
             for setting, value in limits.items() if login else ():  # role settings apply at each login
                 conn.execute(
                     sql.SQL("alter role {} set {} = {}").format(

@@ -323,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         reason = (
             " ".join(str(exc).split()).removeprefix("connection failed: ").replace(" Is the server", ". Is the server")
         )
+        try:
+            where = warehouse.safe_url(warehouse.database_url(start=False))
+        except warehouse.WarehouseError:
+            where = f"(the embedded server under {warehouse.embedded_server().pgdata})"
         print(
-            f"laiou: cannot reach the warehouse {warehouse.safe_url(warehouse.database_url(start=False))}: "
+            f"laiou: cannot reach the warehouse {where}: "
             f"{reason.rstrip('.?')}. "
             + (
                 "Check LAIOU_DATABASE_URL, or unset it to use the embedded server."

@@ -3,13 +3,14 @@
 Three Dagster processes: the code server (the laiou code location over gRPC, loaded once), the daemon
 (schedules, sensors, run queue and monitoring) and the webserver (the UI on 127.0.0.1:3000). A child that
 exits is started again after a back-off (1 s, doubling to 60 s; reset after a minute of good running), and
-every start and exit is logged. SIGINT or SIGTERM stops all three (SIGTERM, then SIGKILL after a grace
+every start and exit is logged. SIGINT, SIGTERM or SIGHUP stops all three (SIGTERM, then SIGKILL after a grace
 period) and `laiou serve` exits 0. Each child's output goes to `$LAIOU_HOME/logs/<name>.log`; the
 supervisor's own lines go to standard error and `$LAIOU_HOME/logs/serve.log`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -75,18 +76,24 @@ class Supervisor:
         self.stopping = True
 
     def run(self) -> int:
-        signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGTERM, self._stop)
-        for child in self.children:
-            self._start(child)
-        while not self.stopping:
-            now = time.monotonic()
+        for stop_on in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+            signal.signal(stop_on, self._stop)
+        try:
             for child in self.children:
-                if child.process is not None and child.process.poll() is not None:
-                    self._reap(child, now)
-                if child.process is None and now >= child.next_start and not self.stopping:
-                    self._start(child)
-            time.sleep(0.5)
+                self._start(child)
+            while not self.stopping:
+                now = time.monotonic()
+                for child in self.children:
+                    if child.process is not None and child.process.poll() is not None:
+                        self._reap(child, now)
+                    if child.process is None and now >= child.next_start and not self.stopping:
+                        self._start(child)
+                time.sleep(0.5)
+        finally:  # whatever ends the loop, no child is left running unsupervised
+            self._stop_children()
+        return 0
+
+    def _stop_children(self) -> None:
         self.say("stopping …")
         for child in reversed(self.children):  # the webserver first, the code server last
             if child.process is not None and child.process.poll() is None:
@@ -102,7 +109,6 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         self.say("stopped")
-        return 0
 
 
 def workspace_file(port: int) -> Path:
@@ -158,6 +164,14 @@ def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVE
         "LAIOU_DATABASE_URL": url,  # every child reaches the same server without starting it again
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    supervisor = Supervisor(children(host, port, code_port, logs), env, logs / "serve.log")
-    supervisor.say(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops everything); logs in {logs}")
-    return supervisor.run()
+    with (settings.laiou_home() / "serve.lock").open("a") as lock:
+        try:  # one supervised group per installation: a second daemon would run every schedule twice
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"laiou serve: already running for {settings.laiou_home()} (see {logs / 'serve.log'})", file=sys.stderr
+            )
+            return 2
+        supervisor = Supervisor(children(host, port, code_port, logs), env, logs / "serve.log")
+        supervisor.say(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops everything); logs in {logs}")
+        return supervisor.run()

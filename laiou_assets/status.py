@@ -3,7 +3,7 @@ person; 1: something does, each such line marked `!!`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from laiou_assets.partitions import TIMEZONE
 from laiou_assets.running import marts_current
 
 SHANGHAI = ZoneInfo(TIMEZONE)
+BUILD_GRACE = timedelta(hours=1)  # after a load, the automation's build normally follows within minutes
 
 
 def _at(moment: datetime | float | None) -> str:
@@ -100,7 +101,14 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
     if not loads:
         line("marts: nothing loaded yet")
     elif not current:
-        line(f"marts: STALE, last built {_at(built_at)}: a delivery was loaded since (or a build failed)", bad=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            loaded_at = health.last_good_load_at(conn)
+        late = loaded_at is not None and now - loaded_at > BUILD_GRACE
+        line(
+            f"marts: STALE, last built {_at(built_at)}, before the last load ({_at(loaded_at)})"
+            + ("; no build followed within the hour (or it failed)" if late else "; the build follows it"),
+            bad=late,
+        )
     else:
         line(f"marts: current, built {_at(built_at)}, after the last load")
 

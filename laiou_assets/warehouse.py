@@ -268,8 +268,10 @@ def as_url(params: dict) -> str:
     auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
     host, port = params.pop("host", ""), params.pop("port", "")
     query = {}
-    if host.startswith("/"):  # a socket directory cannot stand in the authority part
+    if host.startswith("/") or "," in host:  # a socket directory, or several hosts: in the query string
         query["host"], host = host, ""
+    elif ":" in host:  # IPv6
+        host = f"[{host}]"
     netloc = f"{host}:{port}" if host and port else host
     if port and not host:
         query["port"] = port
@@ -323,7 +325,8 @@ where l.locktype = 'advisory' and l.classid = 0 and l.objid = %s and l.granted
 def advisory_lock(url: str, key: int, holder: str, say=lambda message: None):
     """Hold the lock `key` while the block runs; if another holds it, say who and since when, then wait.
     The lock lives with its own connection, so a killed holder releases it with its session."""
-    with psycopg.connect(url, autocommit=True, application_name=holder[:63]) as conn:
+    # options: a lock_timeout in PGOPTIONS (set for dbt) must not end the wait for a build that runs long
+    with psycopg.connect(url, autocommit=True, application_name=holder[:63], options="-c lock_timeout=0") as conn:
         if not conn.execute("select pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
             other = conn.execute(_HOLDER_SQL, [key]).fetchone()
             since = f" since {other[1]:%Y-%m-%d %H:%M:%S %Z}" if other else ""
@@ -369,6 +372,11 @@ def role_password(passfile: Path, role: str) -> str:
             out.write(f"*:*:*:{role}:{password}\n")
         passfile.chmod(0o600)
         return password
+
+
+def is_embedded_passfile(passfile: Path) -> bool:
+    """laiou's own passfile of an embedded server (beside its data directory), not an operator's."""
+    return passfile.name == "pgpass" and (passfile.parent / "pg" / "PG_VERSION").exists()
 
 
 def has_password(passfile: Path, role: str) -> bool:

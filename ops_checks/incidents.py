@@ -26,7 +26,7 @@ from ops_checks.runbook import runbook_for, runbook_url
 from ops_checks.store import ensure_ops_tables
 
 BATCH = 1000
-ALERT_RETRY_PAUSES = (2, 10)  # seconds before the 2nd and 3rd try of one alert; later ticks try again
+ALERT_RETRY_BUDGET = 20.0  # seconds a sensor tick spends sending alerts that failed before
 PARTITION_TAG = "dagster/partition"
 
 
@@ -47,33 +47,32 @@ def notify(event: str, incident: dict, log: Callable[[str], None]) -> str:
     if not (webhook or smtp):
         log(text)
         return "log"
-    for attempt, pause in enumerate((*ALERT_RETRY_PAUSES, None), start=1):
-        try:
-            if webhook:
-                body = json.dumps({"text": text, "event": event, "incident": incident}, default=str).encode()
-                request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"}, method="POST")
-                with urllib.request.urlopen(request, timeout=10):
-                    pass
-                return "webhook"
-            _mail(smtp, text)
-            return "smtp"
-        except Exception as exc:  # the incident is recorded all the same; the failure is logged and kept
-            if pause is None:
-                log(f"alert not sent after {attempt} attempts ({exc!r}): {text}")
-                return f"{'webhook' if webhook else 'smtp'} failed: {exc}"[:200]
-            time.sleep(pause)
-    raise AssertionError("unreachable")
+    try:
+        if webhook:
+            body = json.dumps({"text": text, "event": event, "incident": incident}, default=str).encode()
+            request = urllib.request.Request(webhook, body, {"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+            return "webhook"
+        _mail(smtp, text)
+        return "smtp"
+    except Exception as exc:  # the incident is recorded all the same; the failure is kept, and sent again later
+        log(f"alert not sent ({exc!r}), to be tried again on the next ticks: {text}")
+        return f"{'webhook' if webhook else 'smtp'} failed: {exc}"[:200]
 
 
-def resend_failed_alerts(conn, log: Callable[[str], None]) -> int:
-    """Open incidents whose opening alert could not be sent: try again (each sensor tick), and record the
-    channel once it goes through. Returns how many were sent now."""
-    sent = 0
+def resend_failed_alerts(conn, log: Callable[[str], None], budget_seconds: float = ALERT_RETRY_BUDGET) -> int:
+    """Open incidents whose opening alert could not be sent: try each once more (every sensor tick, outside
+    the incidents' cursor lock, within a time budget so that a dead webhook cannot stall the sensor), and
+    record the channel once it goes through. Returns how many were sent now."""
+    sent, deadline = 0, time.monotonic() + budget_seconds
     rows = conn.execute(
         "select incident_id, kind, subject, partition_key, severity, message, runbook from audit.incident "
-        "where resolved_at is null and notified_via like '%% failed:%%'"
+        "where resolved_at is null and notified_via like '%% failed:%%' order by opened_at"
     ).fetchall()
     for incident_id, kind, subject, partition_key, severity, message, runbook in rows:
+        if time.monotonic() > deadline:
+            break
         incident = {
             "kind": kind,
             "subject": subject,

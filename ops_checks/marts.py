@@ -60,7 +60,8 @@ UNBUILT_LOAD_SQL = """
 select l.finished_at, s.last_analyze
 from (select max(finished_at) as finished_at from audit.load_log where feed = 'tax_payment' and outcome = 'loaded') l,
      pg_stat_user_tables s
-where s.schemaname = 'intermediate' and s.relname = 'int_tax_vouchers_resolved' and l.finished_at > s.last_analyze
+where s.schemaname = 'intermediate' and s.relname = 'int_tax_vouchers_resolved'
+  and (l.finished_at > s.last_analyze or s.last_analyze is null)  -- statistics reset (a crash, a restore)
 """
 
 
@@ -104,7 +105,8 @@ def tax_conserved(conn) -> Finding:
         "problem": "; ".join(problems) or None,
         "staged_vs_resolved": (
             f"not compared: a tax delivery loaded at {unbuilt[0]:%Y-%m-%d %H:%M:%S %Z} after the resolved vouchers "
-            f"were built ({unbuilt[1]:%Y-%m-%d %H:%M:%S %Z}); the build that follows compares them"
+            f"were built ({f'{unbuilt[1]:%Y-%m-%d %H:%M:%S %Z}' if unbuilt[1] else 'when, unknown'}); the build that "
+            "follows compares them"
             if unbuilt
             else "compared"
         ),

@@ -110,3 +110,34 @@ def test_a_wrong_warehouse_url_is_one_line_without_a_traceback_or_its_password(t
 def test_a_reversed_month_range_is_refused(tmp_path):
     done = laiou("run", "--from", "2018-12", "--to", "2018-01", env={**os.environ, "LAIOU_HOME": str(tmp_path)})
     assert done.returncode == 2 and "--from 2018-12 is after --to 2018-01" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@[::1]:5433/laiou",
+        "postgresql://u@h1:5432,h2:5433/laiou?target_session_attrs=read-write",
+        "postgresql://u:p%40ss@db.office:5432/laiou?sslmode=require",
+        "postgresql://postgres@/laiou?host=/var/lib/laiou/pg&passfile=/var/lib/laiou/pgpass",
+    ],
+)
+def test_urls_keep_their_meaning_through_laious_one_format(url):
+    assert conninfo_to_dict(warehouse.as_url(conninfo_to_dict(url))) == conninfo_to_dict(url)
+    assert conninfo_to_dict(warehouse.with_user(url, "laiou_bi"))["user"] == "laiou_bi"
+
+
+def test_an_operators_own_passfile_is_never_written_to(server_url, tmp_path):
+    """Only laiou's passfile of an embedded server gets role passwords; a URL naming another file is the
+    operator's: laiou neither writes to it nor changes a role's password."""
+    own = warehouse.passfile_of(server_url)
+    if own is None:
+        pytest.skip("an external server without a passfile")
+    operators = tmp_path / "operators.pgpass"
+    only_postgres = [line for line in own.read_text(encoding="utf-8").splitlines() if ":postgres:" in line]
+    operators.write_text("\n".join(only_postgres) + "\n", encoding="utf-8")  # no line for laiou_bi & co
+    operators.chmod(0o600)
+    before = operators.read_text(encoding="utf-8")
+    with psycopg.connect(server_url, autocommit=True, passfile=str(operators)) as conn:
+        assert warehouse.passfile_of(conn.info.dsn) == operators
+        ensure_roles(conn)
+    assert operators.read_text(encoding="utf-8") == before
