@@ -1,5 +1,7 @@
 """到货监测 / arrival sensor: a run for a month when a manifest appears or changes, and never before."""
 
+import hashlib
+
 import dagster as dg
 
 from laiou_assets import settings
@@ -8,6 +10,9 @@ from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.loader import record_dead_attempts
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
+ARRIVAL_TAG = "laiou/arrival"  # the deliveries a load run was asked for (a digest of their manifests)
+MAX_LOST_RUNS = 3
+ENDED_BADLY = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -49,19 +54,38 @@ def landing_zone_arrivals(
             f"nothing new in {root}: every complete delivery has been loaded since it arrived"
             + "".join(f"; {w}" for w in todo.warnings)
         )
-    requests = []
+    requests, given_up = [], []
     for month, feeds in arrivals.by_month(todo.deliveries).items():
         arrived = [d for d in todo.deliveries if d.partition_key == month]
         # The same manifests (and tries) give the same key, so Dagster never queues them twice.
         manifests = ",".join(f"{d.feed}@{todo.identities[d][-12:]}#{todo.tries[d]}" for d in arrived)
+        key = hashlib.sha256(f"{month[:7]}:{manifests}".encode()).hexdigest()[:24]
+        # A run that ended before its loads began (its launch killed with the daemon, its process lost) logs
+        # no attempt: the same key would be deduplicated forever. Such runs count, and give a new key.
+        lost = len(context.instance.get_runs(filters=dg.RunsFilter(tags={ARRIVAL_TAG: key}, statuses=ENDED_BADLY)))
+        if lost >= MAX_LOST_RUNS:
+            given_up.append(month[:7])
+            continue
         requests.append(
             dg.RunRequest(
-                run_key=f"{month[:7]}:{manifests}",
+                run_key=f"{month[:7]}:{manifests}" + (f"~{lost}" if lost else ""),
                 partition_key=month,
                 asset_selection=[raw_asset_key(f) for f in feeds],
-                tags={"laiou/trigger": "arrival", "laiou/feeds": ",".join(feeds), "laiou/kind": "load"},
+                tags={
+                    "laiou/trigger": "arrival",
+                    "laiou/feeds": ",".join(feeds),
+                    "laiou/kind": "load",
+                    ARRIVAL_TAG: key,
+                },
             )
         )
+    for month in given_up:
+        context.log.error(
+            f"{month}: {MAX_LOST_RUNS} load runs ended before loading anything (see their logs in the UI); "
+            "not requested again until the month is redelivered or loaded by hand (`laiou run`)"
+        )
+    if not requests:
+        return dg.SkipReason(f"months whose load runs keep ending before loading: {', '.join(given_up)}")
     context.log.info(f"requesting {len(requests)} month(s): {', '.join(r.partition_key[:7] for r in requests)}")
     return requests
 
