@@ -21,14 +21,14 @@ class FailedDelivery:
         return f"{self.feed} {self.period:%Y-%m}: {self.message}"
 
 
-def _exists(conn: psycopg.Connection, table: str) -> bool:
+def table_exists(conn: psycopg.Connection, table: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", [table]).fetchone()[0]
 
 
 def failed_deliveries(conn: psycopg.Connection) -> list[FailedDelivery]:
     """Feed months whose latest load attempt failed: they stay failed until a good delivery replaces them
     (the month keeps its earlier rows, or none), and the marts are not rebuilt over the hole."""
-    if not _exists(conn, "audit.load_log"):
+    if not table_exists(conn, "audit.load_log"):
         return []
     rows = conn.execute(
         """select feed, period, started_at, coalesce(message, '')
@@ -42,7 +42,7 @@ def failed_deliveries(conn: psycopg.Connection) -> list[FailedDelivery]:
 
 def last_loads(conn: psycopg.Connection) -> list[tuple]:
     """Per feed: its latest attempt (month, outcome, finished, rows loaded, rows quarantined)."""
-    if not _exists(conn, "audit.load_log"):
+    if not table_exists(conn, "audit.load_log"):
         return []
     return conn.execute(
         """select distinct on (feed) feed, period, outcome, finished_at, loaded, quarantined
@@ -51,14 +51,14 @@ def last_loads(conn: psycopg.Connection) -> list[tuple]:
 
 
 def last_good_load_at(conn: psycopg.Connection) -> datetime | None:
-    if not _exists(conn, "audit.load_log"):
+    if not table_exists(conn, "audit.load_log"):
         return None
     return conn.execute("select max(finished_at) from audit.load_log where outcome = 'loaded'").fetchone()[0]
 
 
 def open_incidents(conn: psycopg.Connection) -> list[tuple[str, str, str, str, datetime]]:
     """(severity, subject, month, message, opened) of every open incident, ERROR first."""
-    if not _exists(conn, "audit.incident"):
+    if not table_exists(conn, "audit.incident"):
         return []
     return conn.execute(
         """select severity, subject, partition_key, coalesce(message, ''), opened_at from audit.incident

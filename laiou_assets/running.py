@@ -190,7 +190,7 @@ def run_everything(
         )
         return 1
     last_month = max(d.partition_key for d in complete)
-    current, built_at = marts_current(instance)
+    current, built_at, _ = marts_current(instance)
     if not deliveries and current and not operations:
         built = built_at.astimezone(ZoneInfo(TIMEZONE))
         _say(
@@ -237,16 +237,16 @@ BUILDS = ("build_marts", "refresh_tax_facts")
 READ_THE_MARTS = ("export_district_packages", "snapshot_mart_usage")
 
 
-def marts_current(instance: dg.DagsterInstance) -> tuple[bool, datetime | None]:
+def marts_current(instance: dg.DagsterInstance) -> tuple[bool, datetime | None, datetime | None]:
     """Whether the marts were built (the summary mart and the tax facts materialized) after the last good
-    load, and when the older of the two was."""
+    load; when the older of the two was built; when that load was."""
     with warehouse.connect() as conn:
         loaded_at = health.last_good_load_at(conn)
     events = [instance.get_latest_materialization_event(key) for key in (SUMMARY_MART, TAX_FACTS)]
     if loaded_at is None or not all(events):
-        return False, None
+        return False, None, loaded_at
     built_at = datetime.fromtimestamp(min(e.timestamp for e in events), UTC)
-    return built_at > loaded_at, built_at
+    return built_at > loaded_at, built_at, loaded_at
 
 
 def build_jobs(last_month: str, delivered: list[Delivery], operations: bool) -> tuple[tuple[str, dict], ...]:

@@ -97,12 +97,10 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
                 f"  {severity:<5} {subject} {month[:7]}: {message[:100]} (since {_at(opened)})", bad=severity == "ERROR"
             )
 
-    current, built_at = marts_current(instance)
+    current, built_at, loaded_at = marts_current(instance)
     if not loads:
         line("marts: nothing loaded yet")
     elif not current:
-        with psycopg.connect(url, autocommit=True) as conn:
-            loaded_at = health.last_good_load_at(conn)
         late = loaded_at is not None and now - loaded_at > BUILD_GRACE
         line(
             f"marts: STALE, last built {_at(built_at)}, before the last load ({_at(loaded_at)})"

@@ -11,6 +11,7 @@ Four equalities, each by tax year (R12), each reported with both sides:
 
 import dagster as dg
 
+from laiou_assets import health
 from laiou_assets.resources import WarehouseResource
 from ops_checks.runbook import Finding, check_result
 
@@ -67,7 +68,7 @@ where s.schemaname = 'intermediate' and s.relname = 'int_tax_vouchers_resolved'
 
 def tax_conserved(conn) -> Finding:
     problems, per_year, outside = [], [], 0
-    unbuilt = conn.execute(UNBUILT_LOAD_SQL).fetchone() if _has_load_log(conn) else None
+    unbuilt = conn.execute(UNBUILT_LOAD_SQL).fetchone() if health.table_exists(conn, "audit.load_log") else None
     for row in conn.execute(LAYERS_SQL):
         year, staged_n, staged, resolved_n, resolved, laiou, facts, summary_wan, *splits = row
         per_year.append(
@@ -112,10 +113,6 @@ def tax_conserved(conn) -> Finding:
         ),
     }
     return Finding(not problems, facts, per_year)
-
-
-def _has_load_log(conn) -> bool:
-    return conn.execute("select to_regclass('audit.load_log') is not null").fetchone()[0]
 
 
 @dg.asset_check(
