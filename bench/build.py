@@ -43,8 +43,9 @@ def main() -> None:
 
     from laiou_assets import settings, warehouse
     from laiou_assets.definitions import defs
+    from laiou_assets.keys import RANGE_END, RANGE_START
     from laiou_assets.partitions import monthly_partitions
-    from laiou_assets.running import RANGE_END, RANGE_START, print_summary, run_everything
+    from laiou_assets.running import print_summary, run_everything
 
     try:
         if not args.landing:

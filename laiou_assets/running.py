@@ -7,32 +7,26 @@ result exact in the UI.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from laiou_assets import health, settings, warehouse
+from laiou_assets import building, health, migrations, settings, warehouse
+from laiou_assets.building import QUIET
+from laiou_assets.definitions import defs
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.ingest.loader import clean_stale_scratch, record_dead_attempts
+from laiou_assets.keys import PROCESS_TAG, raw_asset_key
 from laiou_assets.partitions import TIMEZONE, monthly_partitions
-
-RANGE_START = "dagster/asset_partition_range_start"  # a range of partitions in one run (single-run backfill)
-RANGE_END = "dagster/asset_partition_range_end"
-
-SUMMARY_MART = dg.AssetKey(["marts", "mart_laiou_summary_year"])
-TAX_FACTS = dg.AssetKey(["marts", "fct_tax_monthly"])
-# Dagster's own console log only for what laiou does not say itself: a failed step's traceback is in the
-# run's log in the UI, and `laiou run` prints the one-line reason (audit.load_log, the check) instead.
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone
+from laiou_assets.report import summary_table
+from ops_checks.incidents import blocking_incidents, process_events
+from ops_checks.operations import inspection_tags
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -69,11 +63,12 @@ def run_everything(
 
     What "arrived" means is decided as the arrival sensor decides it (`ingest/arrivals.py`).
     """
-    from laiou_assets.definitions import defs
-    from laiou_assets.defs.feeds.assets import raw_asset_key
 
     warehouse.ensure_dagster_instance()
-    warehouse.database_url(start=True)
+    with warehouse.connect(warehouse.database_url(start=True)) as conn:
+        start, end = migrations.upgrade(conn)  # the raw and audit schemas, before anything reads them
+    if start != end:
+        _say(f"raw and audit upgraded from {start or 'no revision'} to revision {end}")
     instance = dg.DagsterInstance.get()
     _clean_up_after_killed_runs(instance)
     found = scan(settings.landing_dir())
@@ -160,8 +155,18 @@ def run_everything(
 
     if not build:  # only the loads (bench/build.py times the build itself)
         return 1 if failures else 0
-    from ops_checks.operations import inspection_tags
+    blocked = _record_incidents(instance)
+    if blocked:  # inspect those months again: what was fixed since (a table, a redelivery) resolves them
+        inspect = definitions.resolve_job_def("inspect_feeds")
+        for month in sorted({partition for _, partition, _ in blocked if partition}):
+            inspect.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET, tags={**inspection_tags(month), **ours}
+            )
+        blocked = _record_incidents(instance)
 
+    # The models' automation conditions decide what is built, as the sensor laiou_automation does for the
+    # daemon; they request nothing while a feed month has failed.
+    outcome = building.build_requested(definitions, instance, ours, _say)
     with warehouse.connect() as conn:
         failed = health.failed_deliveries(conn)
     if failed:  # until a good delivery replaces it, a failed month stays failed and nothing is built over it
@@ -173,15 +178,6 @@ def run_everything(
             + "\n  (a corrected delivery of the month loads on the next run and the build goes on; audit.load_log)"
         )
         return 1
-
-    blocked = _record_incidents(instance)
-    if blocked:  # inspect those months again: what was fixed since (a table, a redelivery) resolves them
-        inspect = definitions.resolve_job_def("inspect_feeds")
-        for month in sorted({partition for _, partition, _ in blocked if partition}):
-            inspect.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET, tags={**inspection_tags(month), **ours}
-            )
-        blocked = _record_incidents(instance)
     if blocked:
         _say(
             "laiou run: FAILED — the marts are not built on data that fails an ERROR check:\n  "
@@ -189,40 +185,42 @@ def run_everything(
             + "\n  (docs/runbook.md; audit.incident holds them until the check passes again)"
         )
         return 1
-    last_month = max(d.partition_key for d in complete)
-    current, built_at, _ = marts_current(instance)
-    if not deliveries and current and not operations:
+    current, built_at, _ = building.marts_current(instance)
+    if not outcome.runs and not current:  # built before the cursor existed, or a build failed after its request
+        _say("the marts are older than the last load: building every model and tax month")
+        outcome = building.build_all(definitions, instance, ours, _say)
+        current = not outcome.failures
+    if not outcome.runs and not operations:
         built = built_at.astimezone(ZoneInfo(TIMEZONE))
         _say(
             f"nothing new: every delivery is loaded and the marts are current (built {built:%Y-%m-%d %H:%M} {TIMEZONE})"
         )
         return 0
-    _say(
-        "building the dbt models (staging → intermediate → marts), then the district packages"
-        + (", a backup and the inspection report …" if operations else " …")
+    failures += outcome.failures
+    last_month = max(d.partition_key for d in complete)
+    # Then what reads the marts (their schedules make them in production): the districts' packages of the
+    # last month, a usage snapshot; with `operations`, a backup proven by a restore, and the report of the
+    # last delivery with its year's summary.
+    products = (
+        []
+        if outcome.failures
+        else [("export_district_packages", {"partition_key": last_month}), ("snapshot_mart_usage", {})]
     )
-    jobs = build_jobs(last_month, found.deliveries, operations)
-    built_marts, reported = True, False
-    for job, kwargs in jobs:
+    if operations:
+        products += [
+            ("backup_warehouse", {}),
+            ("monthly_inspection", {"partition_key": _report_month(last_month)}),
+            ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
+        ]
+    reported = False
+    for job, kwargs in products:
         if job == "monthly_inspection":
             _record_incidents(instance)  # so that the report lists what the build's checks found
-        if not built_marts and job in READ_THE_MARTS:
-            continue  # not from marts whose build failed; backups and the report run all the same
-        t0 = time.perf_counter()
-        tags = {**ours, **kwargs.get("tags", {})}
-        with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
-            result = definitions.resolve_job_def(job).execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET, **{**kwargs, "tags": tags}
-            )
-        built = len(result.get_asset_materialization_events())
-        checks = result.get_asset_check_evaluations()
-        failed_checks = [k.to_user_string() for k in _failed_checks(checks, error=True)]
-        tests = f", {sum(e.passed for e in checks)} of {len(checks)} tests passed" if checks else ""
-        _say(f"{job}: {built} materializations{tests} in {time.perf_counter() - t0:.1f}s")
-        if not result.success or failed_checks:
-            failures.append(f"{job} (run {result.run_id}): " + (", ".join(failed_checks) or "a step failed"))
-            built_marts = built_marts and job not in BUILDS
-        reported |= job == "monthly_inspection" and result.success
+        ok = building.execute(definitions, instance, job, {**kwargs, "tags": ours}, _say)
+        if not ok:
+            failures.append(f"{job}: see the run in the UI")
+        reported |= job == "monthly_inspection" and ok
+    _record_incidents(instance)
     _say(f"done in {time.perf_counter() - started:.1f}s")
     if reported:  # only a report this run wrote, never one left by an earlier run
         report = settings.laiou_home() / "reports" / _report_month(last_month)[:7]
@@ -231,51 +229,6 @@ def run_everything(
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))
         return 1
     return 0
-
-
-BUILDS = ("build_marts", "refresh_tax_facts")
-READ_THE_MARTS = ("export_district_packages", "snapshot_mart_usage")
-
-
-def marts_current(instance: dg.DagsterInstance) -> tuple[bool, datetime | None, datetime | None]:
-    """Whether the marts were built (the summary mart and the tax facts materialized) after the last good
-    load; when the older of the two was built; when that load was."""
-    with warehouse.connect() as conn:
-        loaded_at = health.last_good_load_at(conn)
-    events = [instance.get_latest_materialization_event(key) for key in (SUMMARY_MART, TAX_FACTS)]
-    if loaded_at is None or not all(events):
-        return False, None, loaded_at
-    built_at = datetime.fromtimestamp(min(e.timestamp for e in events), UTC)
-    return built_at > loaded_at, built_at, loaded_at
-
-
-def build_jobs(last_month: str, delivered: list[Delivery], operations: bool) -> tuple[tuple[str, dict], ...]:
-    """The jobs after the loads, in order, with their arguments: `last_month` is the last month this run
-    loaded (within --from/--to), `delivered` every delivery of the landing zone."""
-    jobs = (
-        ("build_marts", {}),
-        # Every tax month in one run, up to the last delivered whatever --to says: classification changes
-        # can move any month's figures (R12), later months included.
-        (
-            "refresh_tax_facts",
-            {
-                "tags": {
-                    RANGE_START: monthly_partitions.get_first_partition_key(),
-                    RANGE_END: max(d.partition_key for d in delivered),
-                }
-            },
-        ),
-        # Then what reads the marts: the districts' packages of the last month, and a usage snapshot.
-        ("export_district_packages", {"partition_key": last_month}),
-        ("snapshot_mart_usage", {}),
-    )
-    if operations:  # a backup proven by a restore, the report of the last delivery and its year's summary
-        jobs += (
-            ("backup_warehouse", {}),
-            ("monthly_inspection", {"partition_key": _report_month(last_month)}),
-            ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
-        )
-    return jobs
 
 
 def _load_failures(month: str, feeds: list[str]) -> list[str]:
@@ -345,8 +298,6 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
 
 def _record_incidents(instance) -> list[tuple[str, str, str]]:
     """Incidents of the checks and runs so far (as the incident sensor would), and those that block a build."""
-    from ops_checks.incidents import blocking_incidents, process_events
-
     with warehouse.connect() as conn:
         changes = process_events(instance, conn, log=lambda msg: None)
         if changes["opened"] or changes["resolved"]:
@@ -363,7 +314,5 @@ def _report_month(last_delivered: str) -> str:
 
 
 def print_summary() -> None:
-    from laiou_assets.report import summary_table
-
     with warehouse.connect() as conn:
         print(summary_table(conn))

@@ -12,10 +12,11 @@ import psycopg
 from croniter import croniter
 
 from laiou_assets import health, settings, warehouse
+from laiou_assets.building import marts_current
 from laiou_assets.contract import FEEDS
+from laiou_assets.definitions import defs
 from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.partitions import TIMEZONE
-from laiou_assets.running import marts_current
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 BUILD_GRACE = timedelta(hours=1)  # after a load, the automation's build normally follows within minutes
@@ -122,8 +123,6 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
 
 
 def main() -> int:
-    from laiou_assets.definitions import defs
-
     url = warehouse.database_url(start=True)
     warehouse.ensure_dagster_instance()
     with dg.DagsterInstance.get() as instance:

@@ -8,12 +8,14 @@ import shutil
 import time
 from decimal import Decimal
 
+import dagster as dg
 import psycopg
 import pytest
 
-from laiou_assets import status
+from laiou_assets import building, status
 from laiou_assets.generate.faults import FaultPlan
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.keys import RANGE_END, RANGE_START, TAX_FACTS
 from laiou_assets.running import run_everything
 from tests.recount import summary_by_year
 
@@ -78,6 +80,20 @@ def test_a_failed_month_blocks_the_build_until_its_correction_arrives(laiou_env,
     assert "nothing new" in capsys.readouterr().err
     assert time.perf_counter() - t0 < 15
 
+    # A run limited to 2018-11 still rebuilds the tax facts of 2018-12: what it reloaded can reclassify an
+    # enterprise, which moves its later months too (R12).
+    instance = dg.DagsterInstance.get()
+
+    def tax_month_built_at(month: str) -> float:
+        filter_ = dg.AssetRecordsFilter(asset_key=TAX_FACTS, asset_partitions=[month])
+        return instance.fetch_materializations(filter_, limit=1).records[0].timestamp
+
+    before = tax_month_built_at("2018-12-01")
+    assert run_everything("2018-11", "2018-11", reload=True) == 0
+    said = capsys.readouterr().err
+    assert "[1/1] 2018-11 ok" in said and "refresh_tax_facts (2010-01 … " in said
+    assert tax_month_built_at("2018-12-01") > before
+
 
 def test_status_names_odd_folders_and_deliveries_waiting_for_their_manifest(laiou_env, capsys):
     landing = laiou_env["landing"]
@@ -98,8 +114,6 @@ def requested(result, keys) -> set[str]:
 
 def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_failed(laiou_env, zones):
     """The daemon's path (the sensor laiou_automation) decided by the models' automation conditions."""
-    import dagster as dg
-
     from laiou_assets.definitions import defs
 
     landing = laiou_env["landing"]
@@ -108,13 +122,34 @@ def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_f
     definitions = defs()
     keys = definitions.resolve_asset_graph().get_all_asset_keys()
     instance = dg.DagsterInstance.get()
-    blocked = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    blocked = building.evaluate(definitions, instance, None)
     assert requested(blocked, keys) == set()  # no model, no tax month, while a feed month has failed
 
     shutil.rmtree(landing / "tax_payment" / "201811")
     shutil.copytree(zones / "clean" / "tax_payment" / "201811", landing / "tax_payment" / "201811")
     assert run_everything(build=False) == 0
-    after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=blocked.cursor)
+    after = building.evaluate(definitions, instance, blocked.cursor)
     dbt_assets = {k.to_user_string() for k in keys if k.path[0] in ("reference", "staging", "intermediate", "marts")}
     # Every model and seed, in one tick; the tax facts wait for the models they read to exist.
     assert requested(after, keys) == dbt_assets - {"marts/fct_tax_monthly"}
+
+    # `laiou run`'s path through the same conditions: the models, then in the next tick every tax month
+    # (a classification change can move any month, R12), then nothing.
+    runs = building.runs_for(after, definitions)
+    assert [job for job, _ in runs] == ["build_marts"]
+    assert building.execute(definitions, instance, *runs[0], say=lambda _: None)
+    tax_tick = building.evaluate(definitions, instance, after.cursor)
+    assert requested(tax_tick, keys) == {"marts/fct_tax_monthly"}
+    partitions = definitions.resolve_assets_def(TAX_FACTS).partitions_def
+    assert tax_tick.get_requested_partitions(TAX_FACTS) == set(partitions.get_partition_keys())
+    assert building.runs_for(tax_tick, definitions) == [
+        (
+            "refresh_tax_facts",
+            {
+                "tags": {
+                    RANGE_START: partitions.get_first_partition_key(),
+                    RANGE_END: partitions.get_last_partition_key(),
+                }
+            },
+        )
+    ]

@@ -13,19 +13,22 @@ import psycopg
 import pytest
 
 from laiou_assets import settings, warehouse
+from laiou_assets.building import QUIET
 from laiou_assets.definitions import defs
 from laiou_assets.generate.faults import FaultPlan
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from laiou_assets.ingest.landing import Delivery, delivered
 from laiou_assets.ingest.loader import load_delivery
-from laiou_assets.ingest.schema import ensure_schemas
+from laiou_assets.migrations import ensure_current
 from laiou_assets.resources import WarehouseResource
-from laiou_assets.running import QUIET, run_everything
+from laiou_assets.running import run_everything
 from ops_checks import backups
+from ops_checks.annual_summary import build_annual_summary
 from ops_checks.incidents import incident_watch
-from ops_checks.inspection_report import build_annual_summary, build_monthly_report, save_monthly, write_report
+from ops_checks.inspection_report import build_monthly_report, save_monthly
 from ops_checks.marts import tax_conserved
 from ops_checks.operations import inspection_tags, purge_history
+from ops_checks.report_files import write_report
 from ops_checks.runbook import runbook_sections
 from tests.recorder import Recorder, SmtpRecorder
 
@@ -96,7 +99,7 @@ def test_a_failed_check_opens_one_incident_alerts_once_and_resolves_when_it_pass
 def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_landing, capsys):
     shutil.copytree(small_landing, laiou_env["landing"])
     with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
-        ensure_schemas(conn)  # then a raw table drifts from the contract
+        ensure_current(conn)  # then a raw table drifts from the contract
         conn.execute("alter table raw.stats_indicator alter column employees type bigint")
     assert run_everything() == 1
     err = capsys.readouterr().err

@@ -7,12 +7,9 @@ from laiou_assets.contract import FEEDS, Feed
 from laiou_assets.defs.automation.freshness import FEED_DELIVERED_BY_THE_20TH
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_partition
 from laiou_assets.ingest.loader import load_delivery
+from laiou_assets.keys import raw_asset_key
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
-
-
-def raw_asset_key(feed_name: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", feed_name])
 
 
 def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:

@@ -5,9 +5,9 @@ import hashlib
 import dagster as dg
 
 from laiou_assets import settings
-from laiou_assets.defs.feeds.assets import raw_asset_key
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.loader import record_dead_attempts
+from laiou_assets.keys import raw_asset_key
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
 ARRIVAL_TAG = "laiou/arrival"  # the deliveries a load run was asked for (a digest of their manifests)
@@ -24,7 +24,7 @@ UNFINISHED = [
 @dg.sensor(
     name="landing_zone_arrivals",
     job_name="ingest_feeds",
-    minimum_interval_seconds=settings.sensor_interval("arrival", 60),
+    minimum_interval_seconds=settings.sensor_interval("arrival"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "到货监测 / watches the landing zone: requests a load of a month when a feed's manifest appears "

@@ -1,0 +1,163 @@
+"""自动构建 for `laiou run`: what the models' automation conditions (defs/automation/conditions.py) request,
+built in this process and recorded in the Dagster instance.
+
+It is the decision the sensor `laiou_automation` makes for the daemon, evaluated from `laiou run`'s own
+cursor ($DAGSTER_HOME/laiou_run.automation_cursor): models whose inputs were updated (or that were never
+built), then the tax months whose models were rebuilt, tick after tick until nothing more is requested;
+nothing while a feed month has failed. There is no second list of what to build after a load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from laiou_assets import health, settings, warehouse
+from laiou_assets.defs.jobs import build_marts_job, refresh_tax_facts_job
+from laiou_assets.keys import KIND_TAG, RANGE_END, RANGE_START, SUMMARY_MART, TAX_FACTS
+
+# Dagster's own console log only for what laiou does not say itself: a failed step's traceback is in the
+# run's log in the UI, and `laiou run` prints the one-line reason (audit.load_log, the check) instead.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+MODELS_JOB, TAX_JOB = build_marts_job.name, refresh_tax_facts_job.name
+# Models in one tick, the tax months in the next, then nothing: a tick more would mean conditions that
+# keep asking, which must stop rather than build for ever.
+MAX_TICKS = 6
+
+
+@dataclass
+class BuildOutcome:
+    runs: int = 0
+    failures: list[str] = field(default_factory=list)  # one line per failed run or failed ERROR check
+
+
+def cursor_path():
+    return settings.dagster_home() / "laiou_run.automation_cursor"
+
+
+def _read_cursor():
+    path = cursor_path()
+    if not path.exists():
+        return None
+    try:
+        return dg.deserialize_value(path.read_text(encoding="utf-8"))
+    except Exception:  # a cursor of another Dagster version: start afresh (the marts_current check covers it)
+        return None
+
+
+def _write_cursor(cursor) -> None:
+    path = cursor_path()
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(dg.serialize_value(cursor), encoding="utf-8")
+    os.replace(scratch, path)  # a killed process leaves the old cursor or the new one, never half of one
+
+
+def evaluate(definitions: dg.Definitions, instance: dg.DagsterInstance, cursor):
+    with warnings.catch_warnings():  # Dagster's evaluation passes a beta parameter of its own
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=cursor)
+
+
+def runs_for(result, definitions: dg.Definitions) -> list[tuple[str, dict]]:
+    """The runs that carry out one tick's requests, as the sensor would launch them: the requested models in
+    one run of build_marts; the requested tax months in one run of refresh_tax_facts over their range (the
+    sensor's single-run backfill; a month in between that was not requested is rebuilt to the same rows)."""
+    selection = build_marts_job.selection.resolve(definitions.resolve_asset_graph())
+    requested = [key for key in definitions.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key)]
+    models = [key for key in requested if key in selection]
+    months = sorted(p for p in result.get_requested_partitions(TAX_FACTS) if p)
+    others = [key.to_user_string() for key in requested if key not in selection and key != TAX_FACTS]
+    if others:  # an automation condition on an asset that no job here builds: a definitions error
+        raise RuntimeError(f"automation requested {', '.join(others)}, which neither {MODELS_JOB} nor {TAX_JOB} builds")
+    runs = []
+    if models:
+        runs.append((MODELS_JOB, {"asset_selection": models}))
+    if months:
+        runs.append((TAX_JOB, {"tags": {RANGE_START: months[0], RANGE_END: months[-1]}}))
+    return runs
+
+
+def build_requested(
+    definitions: dg.Definitions, instance: dg.DagsterInstance, tags: dict[str, str], say: Callable[[str], None]
+) -> BuildOutcome:
+    """Evaluate the automation conditions and run what they request until they request nothing."""
+    outcome = BuildOutcome()
+    cursor = _read_cursor()
+    for _ in range(MAX_TICKS):
+        result = evaluate(definitions, instance, cursor)
+        cursor = result.cursor
+        _write_cursor(cursor)  # as the sensor does: what was requested is not requested again
+        runs = runs_for(result, definitions)
+        if not runs:
+            return outcome
+        for job, kwargs in runs:
+            if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
+                outcome.failures.append(f"{job}: see the run in the UI")
+            outcome.runs += 1
+        if outcome.failures:  # what a failed run would have fed stays as it was
+            return outcome
+    raise RuntimeError(f"the automation conditions still request runs after {MAX_TICKS} ticks")
+
+
+def build_all(definitions: dg.Definitions, instance: dg.DagsterInstance, tags, say) -> BuildOutcome:
+    """Every model, then every delivered tax month: when the marts are older than the last good load and the
+    conditions have no record of why (the cursor is new, or an earlier build failed after its request)."""
+    outcome = BuildOutcome()
+    jobs = [(MODELS_JOB, {}), (TAX_JOB, {"tags": tax_range(definitions)})]
+    for job, kwargs in jobs:
+        outcome.runs += 1
+        if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
+            outcome.failures.append(f"{job}: see the run in the UI")
+            break
+    # The conditions must not ask for all of it again: evaluate once more to move the cursor past it.
+    _write_cursor(evaluate(definitions, instance, _read_cursor()).cursor)
+    return outcome
+
+
+def tax_range(definitions: dg.Definitions) -> dict[str, str]:
+    partitions = definitions.resolve_assets_def(TAX_FACTS).partitions_def
+    return {RANGE_START: partitions.get_first_partition_key(), RANGE_END: partitions.get_last_partition_key()}
+
+
+def execute(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str, kwargs: dict, say) -> bool:
+    """One run in this process, summed up in one line; whether it succeeded with no ERROR check failed."""
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
+        result = definitions.resolve_job_def(job).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config=QUIET,
+            **{**kwargs, "tags": {KIND_TAG: "build", **kwargs.get("tags", {})}},
+        )
+    built = len(result.get_asset_materialization_events())
+    checks = result.get_asset_check_evaluations()
+    failed = [
+        e.asset_check_key.to_user_string() for e in checks if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    tests = f", {sum(e.passed for e in checks)} of {len(checks)} tests passed" if checks else ""
+    months = kwargs.get("tags", {})
+    span = f" ({months[RANGE_START][:7]} … {months[RANGE_END][:7]})" if RANGE_START in months else ""
+    say(f"{job}{span}: {built} materializations{tests} in {time.perf_counter() - t0:.1f}s")
+    if failed:
+        say(f"  ERROR checks failed: {', '.join(failed)}")
+    return result.success and not failed
+
+
+def marts_current(instance: dg.DagsterInstance) -> tuple[bool, datetime | None, datetime | None]:
+    """Whether the marts were built (the summary mart and the tax facts materialized) after the last good
+    load; when the older of the two was built; when that load was."""
+    with warehouse.connect() as conn:
+        loaded_at = health.last_good_load_at(conn)
+    events = [instance.get_latest_materialization_event(key) for key in (SUMMARY_MART, TAX_FACTS)]
+    if loaded_at is None or not all(events):
+        return False, None, loaded_at
+    built_at = datetime.fromtimestamp(min(e.timestamp for e in events), UTC)
+    return built_at > loaded_at, built_at, loaded_at

@@ -1,0 +1,28 @@
+"""Asset keys and run tags that more than one layer names (definitions, checks, the command line), in one
+place so that a rename cannot leave one of them behind."""
+
+import dagster as dg
+
+
+def raw_asset_key(feed: str) -> dg.AssetKey:
+    """The raw table of a feed (raw.<feed>), one monthly partition per delivery month."""
+    return dg.AssetKey(["raw", feed])
+
+
+def mart_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["marts", name])
+
+
+TAX_FACTS = mart_key("fct_tax_monthly")  # the one monthly-partitioned dbt model (R12)
+SUMMARY_MART = mart_key("mart_laiou_summary_year")
+DIM_ENTERPRISE = mart_key("dim_enterprise")
+BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
+
+# Dagster's own run tags: a run's partition, and a range of partitions in one run (a single-run backfill).
+PARTITION_TAG = "dagster/partition"
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+# laiou's run tags.
+KIND_TAG = "laiou/kind"  # load | build: what a run does, for the UI's filters
+PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone
