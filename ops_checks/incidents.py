@@ -8,7 +8,6 @@ channel the environment names (`notify`): a webhook, SMTP, or else the log.
 """
 
 import json
-import os
 import smtplib
 import time
 import urllib.request
@@ -18,16 +17,14 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
-from laiou_assets import settings
+from laiou_assets import migrations, settings
+from laiou_assets.keys import PARTITION_TAG
 from laiou_assets.resources import WarehouseResource
+from ops_checks.events import check_evaluations, failed_only_by_checks, runs_ended_after
 from ops_checks.runbook import runbook_for, runbook_url
-from ops_checks.store import ensure_ops_tables
 
-BATCH = 1000
 ALERT_RETRY_BUDGET = 20.0  # seconds a sensor tick spends sending alerts that failed before
-PARTITION_TAG = "dagster/partition"
 
 
 def notify(event: str, incident: dict, log: Callable[[str], None]) -> str:
@@ -43,7 +40,7 @@ def notify(event: str, incident: dict, log: Callable[[str], None]) -> str:
         + (f" — {incident['message']}" if incident.get("message") else "")
         + (f" (runbook: {incident['runbook']})" if incident.get("runbook") else "")
     )
-    webhook, smtp = os.environ.get("LAIOU_ALERT_WEBHOOK"), os.environ.get("LAIOU_ALERT_SMTP")
+    webhook, smtp = settings.current().alert_webhook, settings.current().alert_smtp
     if not (webhook or smtp):
         log(text)
         return "log"
@@ -91,8 +88,8 @@ def _mail(url: str, text: str) -> None:
     parts = urlparse(url)
     message = EmailMessage()
     message["Subject"] = text[:150]
-    message["From"] = os.environ.get("LAIOU_ALERT_FROM", "laiou@localhost")
-    message["To"] = os.environ["LAIOU_ALERT_TO"]
+    message["From"] = settings.current().alert_from
+    message["To"] = settings.current().alert_to or ""
     message.set_content(text)
     client = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
     with client(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25), timeout=10) as server:
@@ -133,85 +130,63 @@ def _record(conn, incident: dict, failed: bool, log) -> str | None:
     return "resolved"
 
 
-def _records(instance: dg.DagsterInstance, event_type, after: int):
-    if event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-        return instance.get_event_records(
-            dg.EventRecordsFilter(event_type=event_type, after_cursor=after or None), limit=BATCH, ascending=True
-        )
-    records_filter = dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after or None)
-    return instance.fetch_run_status_changes(records_filter, limit=BATCH, ascending=True).records
-
-
 def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None]) -> dict[str, int]:
-    """Turn the check evaluations and run outcomes not seen yet into incidents.
+    """Turn the runs that ended since last time, and their check evaluations, into incidents.
 
-    Where it left off is kept in audit.incident_cursor, under a lock, so the sensor and `laiou run` can
-    both call it and each evaluation is seen once (re-reading an old failure would reopen a resolved
-    incident). Returns {"opened": n, "resolved": n}.
+    Where it left off is kept in audit.incident_cursor (`runs`: the event that ended the last run seen),
+    under a lock, so the sensor and `laiou run` can both call it and each evaluation is seen once
+    (re-reading an old failure would reopen a resolved incident). Returns {"opened": n, "resolved": n}.
     """
-    ensure_ops_tables(conn)
+    migrations.ensure_current(conn)
     changes = {"opened": 0, "resolved": 0}
+
+    def record(incident: dict, failed: bool) -> None:
+        change = _record(conn, incident, failed, log)
+        if change:
+            changes[change] += 1
+
     with conn.transaction():
-        checks_after, runs_after = conn.execute("select checks, runs from audit.incident_cursor for update").fetchone()
-        for record in _records(instance, DagsterEventType.ASSET_CHECK_EVALUATION, checks_after):
-            evaluation = record.event_log_entry.dagster_event.event_specific_data
-            key = evaluation.asset_check_key
-            problem = evaluation.metadata.get("problem")
-            incident = {
-                "kind": "check",
-                "subject": key.to_user_string(),
-                "partition_key": evaluation.partition or "",
-                "severity": evaluation.severity.value,
-                "at": datetime.fromtimestamp(record.timestamp, UTC),
-                "run": record.event_log_entry.run_id,
-                "message": str(problem.value) if problem is not None else None,
-                "runbook": runbook_for(key.name),
-            }
-            change = _record(conn, incident, not evaluation.passed, log)
-            if change:
-                changes[change] += 1
-            checks_after = record.storage_id
-        outcomes = [
-            (record, event_type == DagsterEventType.RUN_FAILURE)
-            for event_type in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)
-            for record in _records(instance, event_type, runs_after)
-        ]
-        for record, failed in sorted(outcomes, key=lambda o: o[0].storage_id):
-            runs_after = max(runs_after, record.storage_id)
-            if failed and _failed_only_by_checks(instance, record.event_log_entry.run_id):
-                continue  # the checks' own incidents say it, per month: not a second time as a run
-            run = instance.get_run_by_id(record.event_log_entry.run_id)
+        runs_after = conn.execute("select runs from audit.incident_cursor for update").fetchone()[0]
+        for ended in runs_ended_after(instance, runs_after):
+            for evaluation, at in check_evaluations(instance, ended.run_id):
+                problem = evaluation.metadata.get("problem")
+                check = {
+                    "kind": "check",
+                    "subject": evaluation.asset_check_key.to_user_string(),
+                    "partition_key": evaluation.partition or "",
+                    "severity": evaluation.severity.value,
+                    "at": datetime.fromtimestamp(at, UTC),
+                    "run": ended.run_id,
+                    "message": str(problem.value) if problem is not None else None,
+                    "runbook": runbook_for(evaluation.asset_check_key.name),
+                }
+                record(check, not evaluation.passed)
+            runs_after = ended.storage_id
+            failed = ended.outcome == dg.DagsterEventType.RUN_FAILURE
+            if ended.outcome == dg.DagsterEventType.RUN_CANCELED or (
+                failed and failed_only_by_checks(instance, ended.run_id)
+            ):
+                continue  # canceled: no verdict; failed by checks: their own incidents say it, per month
+            run = instance.get_run_by_id(ended.run_id)
             incident = {
                 "kind": "run",
-                "subject": run.job_name if run else record.event_log_entry.job_name or "?",
+                "subject": run.job_name if run else "?",
                 "partition_key": (run.tags.get(PARTITION_TAG, "") if run else ""),
                 "severity": "ERROR",
-                "at": datetime.fromtimestamp(record.timestamp, UTC),
-                "run": record.event_log_entry.run_id,
-                "message": (record.event_log_entry.dagster_event.message or "")[:500] if failed else None,
+                "at": datetime.fromtimestamp(ended.timestamp, UTC),
+                "run": ended.run_id,
+                "message": ended.message[:500] if failed else None,
                 "runbook": runbook_url("failed_run"),
             }
-            change = _record(conn, incident, failed, log)
-            if change:
-                changes[change] += 1
-        conn.execute("update audit.incident_cursor set checks = %s, runs = %s", [checks_after, runs_after])
+            record(incident, failed)
+        conn.execute("update audit.incident_cursor set runs = %s", [runs_after])
     return changes
-
-
-def _failed_only_by_checks(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """The run failed because blocking checks failed, nothing else (its data steps succeeded)."""
-    failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
-    return bool(failures) and all(
-        getattr(r.event_log_entry.dagster_event.event_specific_data.error, "cls_name", None)
-        == "DagsterAssetCheckFailedError"
-        for r in failures
-    )
 
 
 def blocking_incidents(conn) -> list[tuple[str, str, str]]:
     """Open ERROR incidents of the raw feeds' checks: (check, month, message). The marts are not built on
     such data (the build schedules skip, `laiou run` stops before building)."""
-    ensure_ops_tables(conn)
+    migrations.ensure_current(conn)
     return conn.execute(
         "select subject, partition_key, coalesce(message, '') from audit.incident "
         "where resolved_at is null and kind = 'check' and severity = 'ERROR' and subject like 'raw/%%' "
@@ -221,7 +196,7 @@ def blocking_incidents(conn) -> list[tuple[str, str, str]]:
 
 @dg.sensor(
     name="incident_watch",
-    minimum_interval_seconds=settings.sensor_interval("incident", 30),
+    minimum_interval_seconds=settings.sensor_interval("incident"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "事件监测 / opens an incident in audit.incident for each failed check (per partition) or failed run, "

@@ -1,28 +1,22 @@
 """运维 / what runs the platform unattended: backups and their restore check, the purge of old run history,
 the feed inspection job, and the schedules (all visible and startable in the Dagster UI)."""
 
-import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from laiou_assets import settings
 from laiou_assets.contract import FEEDS
-from laiou_assets.defs.dbt.project import dbt_project
-from laiou_assets.defs.feeds.assets import raw_asset_key
+from laiou_assets.keys import PARTITION_TAG, raw_asset_key
 from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
+from ops_checks.annual_summary import build_annual_summary
 from ops_checks.backups import backup_dir, keep_count, restore_check, take_backup
-from ops_checks.incidents import PARTITION_TAG
-from ops_checks.inspection_report import (
-    build_annual_summary,
-    build_monthly_report,
-    reports_dir,
-    save_monthly,
-    write_report,
-)
+from ops_checks.inspection_report import build_monthly_report, save_monthly
+from ops_checks.report_files import reports_dir, write_report
 from ops_checks.runbook import check_result
 
 BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
@@ -75,7 +69,6 @@ backup_job = dg.define_asset_job(
 inspect_feeds_job = dg.define_asset_job(
     name="inspect_feeds",
     selection=dg.AssetSelection.checks_for_assets(*(raw_asset_key(feed) for feed in FEEDS)),
-    partitions_def=monthly_partitions,
     description=(
         "巡检 / every check of the raw feeds for a month, without loading: finds the deliveries that never came "
         "(a month never loaded has no load run to check it)."
@@ -182,9 +175,9 @@ def purge_history(instance: dg.DagsterInstance, days: int, dbt_target) -> dict[s
 
 @dg.op(description="清理 / delete run history older than LAIOU_KEEP_RUNS_DAYS (90) and old dagster-dbt target folders")
 def purge_run_history(context: dg.OpExecutionContext) -> None:
-    days = int(os.environ.get("LAIOU_KEEP_RUNS_DAYS") or 90)
+    days = settings.current().keep_runs_days
     t0 = time.perf_counter()
-    done = purge_history(context.instance, days, dbt_project().target_path)
+    done = purge_history(context.instance, days, settings.DBT_TARGET_DIR)
     context.log.info(f"purged, keeping {days} days: {done} in {time.perf_counter() - t0:.1f}s")
 
 

@@ -77,3 +77,25 @@ def test_the_dagster_instance_queues_runs_one_at_a_time_and_monitors_them(laiou_
         assert instance.run_coordinator.__class__.__name__ == "QueuedRunCoordinator"
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert instance.run_storage.__class__.__module__.startswith("dagster_postgres")
+
+
+def test_loading_the_definitions_raises_no_dagster_deprecation_beta_or_preview_warning():
+    """Only public, current Dagster APIs (issue #15): in a fresh interpreter, importing and resolving every
+    definition with those warnings turned into errors."""
+    import subprocess
+    import sys
+
+    code = """
+import warnings
+import dagster as dg
+for category in (DeprecationWarning, dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+    warnings.simplefilter("error", category)
+from laiou_assets.definitions import defs
+d = defs()
+d.resolve_asset_graph(); d.resolve_all_job_defs(); d.resolve_all_asset_specs()
+for s in d.schedules: d.resolve_schedule_def(s.name)
+for s in d.sensors: d.resolve_sensor_def(s.name)
+print("clean")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().endswith("clean"), done.stderr[-3000:]

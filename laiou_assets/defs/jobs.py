@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from laiou_assets.partitions import monthly_partitions
-
 ingest_feeds_job = dg.define_asset_job(
     name="ingest_feeds",
     selection=dg.AssetSelection.groups("raw_feeds"),
-    partitions_def=monthly_partitions,
     description="装载 / load a month's deliveries of every feed into raw.* and reconcile them with their manifests.",
 )
 
@@ -23,7 +20,6 @@ build_marts_job = dg.define_asset_job(
 refresh_tax_facts_job = dg.define_asset_job(
     name="refresh_tax_facts",
     selection=dg.AssetSelection.assets(TAX_FACTS),
-    partitions_def=monthly_partitions,
     description="税收事实 / rebuild marts.fct_tax_monthly for a tax month, or a range of months in one run (R12).",
 )
 

@@ -52,7 +52,6 @@ def district_packages(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 export_district_packages_job = dg.define_asset_job(
     name="export_district_packages",
     selection=[district_packages.key],
-    partitions_def=monthly_partitions,
     description="区县数据包 / write the districts' Excel packages for a month.",
 )
 
