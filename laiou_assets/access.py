@@ -7,7 +7,6 @@ post-hook `protect_enterprise_rows` of each enterprise-level mart, in the transa
 """
 
 import csv
-import os
 from pathlib import Path
 
 import psycopg
@@ -58,7 +57,7 @@ def ensure_roles(conn: psycopg.Connection) -> list[str]:
         for name, login, _ in wanted:
             if login and passfile and (name in created or not warehouse.has_password(passfile, name)):
                 _set_password(conn, name, warehouse.role_password(passfile, name))
-        password = os.environ.get("LAIOU_BI_PASSWORD")
+        password = settings.current().bi_password
         if password:
             _set_password(conn, BI_ROLE, password)
         limits = {

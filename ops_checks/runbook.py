@@ -1,6 +1,5 @@
 """Where each check's runbook entry is (docs/runbook.md, one section per check) and how results carry it."""
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -8,12 +7,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from laiou_assets import settings
+
 RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "runbook.md"
 
 
 def runbook_url(check_name: str) -> str:
     """The check's section: under LAIOU_RUNBOOK_URL (e.g. the repository's web page) or the local file."""
-    base = os.environ.get("LAIOU_RUNBOOK_URL") or RUNBOOK.as_uri()
+    base = settings.current().runbook_url or RUNBOOK.as_uri()
     return f"{base}#{check_name}"
 
 

@@ -9,7 +9,7 @@ laiou_automation = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     run_tags={"laiou/kind": "build"},
-    minimum_interval_seconds=settings.sensor_interval("automation", 30),
+    minimum_interval_seconds=settings.sensor_interval("automation"),
     description=(
         "自动构建 / builds the dbt models and the monthly tax facts when what they read was updated (a month "
         "loaded, a model rebuilt), never over a month whose delivery failed or whose ERROR check failed; a "
