@@ -6,47 +6,22 @@ database size and the use of the marts. It is written as Markdown and HTML with 
 $LAIOU_HOME/reports/<YYYY-MM>/, its figures kept in audit.inspection_report for the annual summary.
 """
 
-import base64
-import html
-import io
 import json
-import os
 import statistics
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
-from laiou_assets import settings
+from laiou_assets import migrations
 from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, read_manifest
 from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
-from ops_checks.feeds import Thresholds, due_at
+from ops_checks.events import check_evaluations, runs_ended_after
+from ops_checks.feed_arrival import Thresholds, due_at
+from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
+from ops_checks.report_files import Report, Section, mib
 from ops_checks.runbook import runbook_for
-from ops_checks.store import ensure_ops_tables
-
-
-@dataclass
-class Section:
-    title: str
-    text: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    rows: list[list] = field(default_factory=list)
-    chart: str | None = None  # file name under charts/
-
-
-@dataclass
-class Report:
-    title: str
-    sections: list[Section]
-    figures: dict
-    charts: dict[str, bytes]  # file name → PNG
-
-
-def reports_dir() -> Path:
-    return settings.laiou_home() / "reports"
 
 
 def _month_before(key: str) -> str:
@@ -109,26 +84,17 @@ def _quarantine(conn, data_month: str) -> list[list]:
 def latest_check_results(instance: dg.DagsterInstance) -> dict[tuple[str, str], dict]:
     """(check, partition or "") → the latest evaluation: passed, severity, problem, when."""
     latest: dict[tuple[str, str], dict] = {}
-    after = None
-    while True:
-        batch = instance.get_event_records(
-            dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-            limit=5000,
-            ascending=True,
-        )
-        for record in batch:
-            e = record.event_log_entry.dagster_event.event_specific_data
+    for ended in runs_ended_after(instance, 0):
+        for e, at in check_evaluations(instance, ended.run_id):
             problem = e.metadata.get("problem")
             latest[(e.asset_check_key.to_user_string(), e.partition or "")] = {
                 "passed": e.passed,
                 "severity": e.severity.value,
                 "problem": str(problem.value) if problem is not None and problem.value else "",
-                "at": datetime.fromtimestamp(record.timestamp, UTC),
-                "name": e.check_name,
+                "at": datetime.fromtimestamp(at, UTC),
+                "name": e.asset_check_key.name,
             }
-        if len(batch) < 5000:
-            return latest
-        after = batch[-1].storage_id
+    return latest
 
 
 def _checks(instance, data_month: str) -> tuple[list[list], dict]:
@@ -181,11 +147,7 @@ def _database(conn) -> tuple[list[list], int]:
         "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') "
         "and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') group by 1 order by 2 desc"
     ).fetchall()
-    return [[schema, _mib(size)] for schema, size in by_schema], total
-
-
-def _mib(size: int | None) -> str:
-    return f"{(size or 0) / 2**20:,.1f} MiB"
+    return [[schema, mib(size)] for schema, size in by_schema], total
 
 
 def _backups(conn, since: datetime | None) -> tuple[list[list], dict]:
@@ -198,7 +160,7 @@ def _backups(conn, since: datetime | None) -> tuple[list[list], dict]:
         [
             f"{s:%Y-%m-%d %H:%M}",
             outcome if outcome == "ok" else f"failed: {(msg or '')[:100]}",
-            _mib(size),
+            mib(size),
             Path(path).name + (" (removed by retention)" if removed else ""),
             restore or "not checked",
         ]
@@ -246,73 +208,12 @@ def _usage(conn) -> list[tuple[str, int]]:
     ]
 
 
-# ---------------------------------------------------------------------------------------------- charts
-
-
-def _png(figure) -> bytes:
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(figure)
-    return out.getvalue()
-
-
-def _plt():
-    """pyplot on the file-only backend, imported when a chart is drawn rather than with the definitions."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
-
-    # CJK glyphs are not in matplotlib's own fonts: chart labels are English; the report's text is bilingual.
-    return plt
-
-
-def chart_rows(history: dict[str, dict[str, int]]) -> bytes:
-    plt = _plt()
-    figure, ax = plt.subplots(figsize=(8, 3.5))
-    for feed, by_month in history.items():
-        months = sorted(by_month)
-        ax.plot(months, [by_month[m] for m in months], marker="o", label=feed)
-    ax.set_yscale("log")
-    ax.set_title("Rows loaded per delivery month")
-    ax.tick_params(axis="x", rotation=45)
-    if history:
-        ax.legend(fontsize=8)
-    return _png(figure)
-
-
-def chart_quarantine(rows: list[list]) -> bytes:
-    plt = _plt()
-    figure, ax = plt.subplots(figsize=(8, 2.8))
-    if rows:
-        ax.barh([f"{feed}: {reason}" for feed, reason, _ in rows], [n for *_, n in rows], color="#c0504d")
-    else:
-        ax.text(0.5, 0.5, "no row quarantined", ha="center", va="center")
-        ax.set_axis_off()
-    ax.set_title("Quarantined rows by feed and reason")
-    return _png(figure)
-
-
-def chart_series(points: list[tuple[str, float]], title: str, unit: str, baseline: float | None = None) -> bytes:
-    plt = _plt()
-    figure, ax = plt.subplots(figsize=(8, 3))
-    if points:
-        ax.bar([p for p, _ in points], [v for _, v in points], color="#4f81bd")
-    if baseline is not None:
-        ax.axhline(baseline, color="#c0504d", linestyle="--", label=f"2018 baseline ({baseline:g} a month)")
-        ax.legend(fontsize=8)
-    ax.set_title(title)
-    ax.set_ylabel(unit)
-    ax.tick_params(axis="x", rotation=45)
-    return _png(figure)
-
-
 # ---------------------------------------------------------------------------------------------- the report
 
 
 def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, month: str, now: datetime) -> Report:
     """The report of `month` (YYYY-MM-01): deliveries of the month before, operations since the last report."""
-    ensure_ops_tables(conn)
+    migrations.ensure_current(conn)
     data_month = _month_before(month)
     previous = conn.execute(
         "select generated_at, figures from audit.inspection_report where month < %s order by month desc limit 1",
@@ -414,8 +315,8 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
         Section(
             "数据库 / Database size and growth",
             [
-                f"{_mib(db_bytes)} now"
-                + (f", {_mib(db_bytes - previous_bytes)} more than at the previous report." if previous_bytes else ".")
+                f"{mib(db_bytes)} now"
+                + (f", {mib(db_bytes - previous_bytes)} more than at the previous report." if previous_bytes else ".")
             ],
             ["schema 模式", "size 大小"],
             schemas,
@@ -461,64 +362,6 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
     return Report(title, sections, figures, charts)
 
 
-def to_markdown(report: Report, images: dict[str, str]) -> str:
-    out = [f"# {report.title}", ""]
-    for s in report.sections:
-        out += [f"## {s.title}", "", *s.text, ""]
-        if s.rows:
-            out += ["| " + " | ".join(s.headers) + " |", "|" + "---|" * len(s.headers)]
-            out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in s.rows]
-            out.append("")
-        if s.chart:
-            out += [f"![{s.title}]({images[s.chart]})", ""]
-    return "\n".join(out)
-
-
-def _cell(value) -> str:
-    text = "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def to_html(report: Report) -> str:
-    body = [f"<h1>{html.escape(report.title)}</h1>"]
-    for s in report.sections:
-        body.append(f"<h2>{html.escape(s.title)}</h2>")
-        body += [f"<p>{html.escape(t)}</p>" for t in s.text]
-        if s.rows:
-            body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in s.headers) + "</tr>")
-            body += ["<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>" for row in s.rows]
-            body.append("</table>")
-        if s.chart:
-            body.append(f'<img src="charts/{s.chart}" alt="{html.escape(s.title)}">')
-    style = (
-        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #bbb;padding:3px 6px;font-size:13px;text-align:left}img{max-width:100%}"
-    )
-    return (
-        f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(report.title)}</title>'
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
-
-
-def write_report(report: Report, folder: Path, stem: str) -> tuple[Path, Path, str]:
-    """Markdown, HTML and charts in `folder`; returns their paths and the Markdown for the Dagster UI, whose
-    charts are inlined (the UI cannot read files next to the report)."""
-    (folder / "charts").mkdir(parents=True, exist_ok=True)
-    for name, png in report.charts.items():
-        _write(folder / "charts" / name, png)
-    md_path, html_path = folder / f"{stem}.md", folder / f"{stem}.html"
-    _write(md_path, to_markdown(report, {n: f"charts/{n}" for n in report.charts}).encode())
-    _write(html_path, to_html(report).encode())
-    inline = {n: "data:image/png;base64," + base64.b64encode(p).decode() for n, p in report.charts.items()}
-    return md_path, html_path, to_markdown(report, inline)
-
-
-def _write(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)  # a reader never sees half a report
-
-
 def save_monthly(conn, report: Report, month: str, md_path: Path, html_path: Path, now: datetime) -> None:
     conn.execute(
         "insert into audit.inspection_report (month, generated_at, figures, markdown_path, html_path) "
@@ -526,82 +369,3 @@ def save_monthly(conn, report: Report, month: str, md_path: Path, html_path: Pat
         "figures = excluded.figures, markdown_path = excluded.markdown_path, html_path = excluded.html_path",
         [month, now, json.dumps(report.figures, default=str), str(md_path), str(html_path)],
     )
-
-
-# ---------------------------------------------------------------------------------------------- annual
-
-
-def build_annual_summary(conn, year: int) -> Report:
-    """运维总结报告: the year's monthly reports added up (as many of the twelve as were produced)."""
-    ensure_ops_tables(conn)
-    months = conn.execute(
-        "select to_char(month, 'YYYY-MM'), figures from audit.inspection_report "
-        "where month >= %s and month < %s order by month",
-        [date(year, 1, 1), date(year + 1, 1, 1)],
-    ).fetchall()
-
-    def total(key: str) -> int:
-        return sum(f.get(key) or 0 for _, f in months)
-
-    hours = [f["median_hours_to_resolve"] for _, f in months if f.get("median_hours_to_resolve") is not None]
-    sizes = [f["database_bytes"] for _, f in months if f.get("database_bytes")]
-    usage = total("usage_statements")
-    figures = {
-        "year": year,
-        "reports": len(months),
-        "deliveries_due": total("deliveries_due"),
-        "deliveries_received": total("deliveries_received"),
-        "deliveries_on_time": total("deliveries_on_time"),
-        "deliveries_missing": total("deliveries_missing"),
-        "rows_loaded": total("rows_loaded"),
-        "rows_quarantined": total("rows_quarantined"),
-        "incidents_opened": total("incidents_opened"),
-        "incidents_resolved": total("incidents_resolved"),
-        "median_of_monthly_median_hours_to_resolve": round(statistics.median(hours), 2) if hours else None,
-        "backups": total("backups"),
-        "restores_equal": total("restores_equal"),
-        "runs": total("runs"),
-        "runs_failed": total("runs_failed"),
-        "database_growth_bytes": sizes[-1] - sizes[0] if len(sizes) > 1 else None,
-        "usage_statements": usage,
-    }
-    lines = [
-        f"Built from {len(months)} of the year's 12 monthly inspection reports (the old system: 12 manual "
-        "inspections a year).",
-        f"Deliveries: {figures['deliveries_received']} received of {figures['deliveries_due']} due, "
-        f"{figures['deliveries_on_time']} on time, {figures['deliveries_missing']} missing.",
-        f"Rows: {figures['rows_loaded']:,} loaded, {figures['rows_quarantined']:,} quarantined.",
-        f"Incidents: {figures['incidents_opened']} opened, {figures['incidents_resolved']} resolved.",
-        f"Backups: {figures['backups']}, of which {figures['restores_equal']} proven by a restore.",
-        f"Runs: {figures['runs']}, {figures['runs_failed']} failed.",
-        f"Use of the marts: {usage:,} statements, against {BASELINE_2018_OPENS_PER_YEAR} opens of the old system "
-        "in 2018.",
-    ]
-    section = Section(
-        "年度汇总 / The year in figures",
-        lines,
-        [
-            "month 月份",
-            "deliveries received 到货",
-            "rows loaded 装载行",
-            "quarantined 隔离",
-            "incidents 事件",
-            "checks failed 未通过检查",
-            "database 数据库",
-        ],
-        [
-            [
-                m,
-                f.get("deliveries_received"),
-                f.get("rows_loaded"),
-                f.get("rows_quarantined"),
-                f.get("incidents_opened"),
-                f.get("checks_failed"),
-                _mib(f.get("database_bytes")),
-            ]
-            for m, f in months
-        ],
-        "rows_by_month.png",
-    )
-    chart = chart_series([(m, f.get("rows_loaded") or 0) for m, f in months], "Rows loaded per report", "rows")
-    return Report(f"运维总结报告 / Annual O&M summary {year}", [section], figures, {"rows_by_month.png": chart})
