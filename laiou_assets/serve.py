@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from laiou_assets import settings, warehouse
+from laiou_assets import migrations, settings, warehouse
 
 CODE_SERVER_PORT = 4266
 GRACE_SECONDS = 15
@@ -156,6 +156,8 @@ def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVE
 
     warehouse.ensure_dagster_instance()
     url = warehouse.database_url(start=True)
+    with warehouse.connect(url) as conn:
+        migrations.ensure_current(conn)  # the raw and audit schemas, before the sensors look at them
     dbt_project()  # the dbt manifest must exist before the code location loads
     logs = settings.laiou_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -10,31 +10,11 @@ baseline is 450 opens of the old system in the whole year.
 
 import psycopg
 
+from laiou_assets import migrations
 from laiou_assets.access import BI_ROLE, DISTRICT_PREFIX
 
 BASELINE_2018_OPENS_PER_YEAR = 450
 
-USAGE_DDL = """
-create table if not exists audit.usage_snapshot (
-  taken_at timestamptz not null default now(),
-  role text not null,
-  statements bigint not null,
-  primary key (taken_at, role)
-);
-comment on table audit.usage_snapshot is '使用量快照 / cumulative statements of each reading role (pg_stat_statements)';
-create or replace view audit.mart_usage_monthly as
-with ordered as (
-  select date_trunc('month', taken_at)::date as month, role, taken_at, statements,
-         lag(statements) over (partition by role order by taken_at) as before
-  from audit.usage_snapshot
-)
-select month, role,
-       sum(case when before is null or statements < before then statements else statements - before end)::bigint
-         as statements
-from ordered
-group by month, role;
-comment on view audit.mart_usage_monthly is '月度使用量 / statements on the marts per reading role and month';
-"""
 
 COUNTS_SQL = """
 select r.rolname, coalesce(sum(s.calls), 0)::bigint
@@ -53,8 +33,8 @@ class UsageUnavailable(Exception):
 
 def take_snapshot(conn: psycopg.Connection) -> dict[str, int]:
     """Store the cumulative statements of each reading role now; returns them."""
+    migrations.ensure_current(conn)
     with conn.transaction():
-        conn.execute(USAGE_DDL)
         try:
             with conn.transaction():
                 conn.execute("create extension if not exists pg_stat_statements")

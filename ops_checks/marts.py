@@ -2,7 +2,7 @@
 
 Four equalities, each by tax year (R12), each reported with both sides:
 1. every staged voucher is in int_tax_vouchers_resolved (R9 resolution drops none), same count and amount;
-2. the tax of 来沪 vouchers there (direct or branch enterprises, from the month of laiou_since) equals
+2. the counted tax (R12, intermediate.int_tax_counted, read from the resolved vouchers) equals
    marts.fct_tax_monthly;
 3. mart_laiou_summary_year.tax_wan equals that tax in 万元, for the summary's years (they start at the
    first delivered month, warehouse.md: tax periods before it are in fct_tax_monthly only, and reported);
@@ -24,12 +24,9 @@ resolved as (
     select extract(year from tax_month)::int as year, count(*) as n, sum(amount_yuan) as yuan
     from intermediate.int_tax_vouchers_resolved group by 1
 ),
-laiou as (
-    select extract(year from v.tax_month)::int as year, sum(v.amount_yuan) as yuan
-    from intermediate.int_tax_vouchers_resolved v
-    join marts.dim_enterprise e on e.uscc = v.enterprise_uscc
-    where e.laiou_kind in ('direct', 'branch') and v.tax_month >= date_trunc('month', e.laiou_since)
-    group by 1
+laiou as (  -- the counted tax, as R12 decides it once (intermediate.int_tax_counted)
+    select extract(year from tax_month)::int as year, sum(amount_yuan) as yuan
+    from intermediate.int_tax_counted group by 1
 ),
 facts as (
     select extract(year from tax_month)::int as year, sum(amount_yuan) as yuan from marts.fct_tax_monthly group by 1

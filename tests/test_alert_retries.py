@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import psycopg
 
+from laiou_assets.migrations import ensure_current
 from ops_checks import incidents
-from ops_checks.store import ensure_ops_tables
 from tests.recorder import Recorder
 
 INCIDENT = {
@@ -25,7 +25,7 @@ def test_an_alert_that_cannot_be_sent_is_recorded_and_sent_on_a_later_tick(laiou
     said: list[str] = []
     try:
         with psycopg.connect(laiou_env["LAIOU_DATABASE_URL"], autocommit=True) as conn:
-            ensure_ops_tables(conn)
+            ensure_current(conn)
             opened = incidents._record(conn, {**INCIDENT, "at": "2018-12-21", "run": "r1"}, True, said.append)
             assert opened == "opened" and len(hook.refused) == 1 and hook.bodies() == []
             [(via,)] = conn.execute("select notified_via from audit.incident").fetchall()

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
+from laiou_assets import migrations
 from laiou_assets.contract import FEEDS
 from laiou_assets.ingest.landing import (
     Delivery,
@@ -36,7 +37,7 @@ from laiou_assets.ingest.landing import (
     require_manifest,
 )
 from laiou_assets.ingest.reading import BLOCK_BYTES, DeliveryReader, ReadSummary, header_of
-from laiou_assets.ingest.schema import ensure_partition, ensure_schemas
+from laiou_assets.ingest.schema import ensure_partition
 
 ATTEMPT_LOCK = 31_0002  # two-key advisory lock class (apart from the one-key ids) held while an attempt runs
 DIED = (
@@ -68,7 +69,7 @@ def load_delivery(
     Waiting (logging nothing, touching nothing) when the manifest has not arrived.
     """
     require_manifest(delivery, landing)
-    ensure_schemas(conn)
+    migrations.ensure_current(conn)
     record_dead_attempts(conn)
     started = datetime.now(UTC)
     csv_path = delivery.csv_path(landing)

@@ -8,11 +8,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from laiou_assets import migrations
 from laiou_assets.access import ensure_roles
 from laiou_assets.defs.automation.conditions import BUILD_TAX_MONTH_WHEN_UPDATED, BUILD_WHEN_UPDATED
 from laiou_assets.defs.automation.freshness import MARTS_CURRENT_A_DAY_LATER
 from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
-from laiou_assets.ingest.schema import ensure_schemas
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.warehouse import BUILD_LOCK, advisory_lock, dbt_env
@@ -50,7 +50,7 @@ TAX_FACTS_KEY = dg.AssetKey(["marts", TAX_FACTS])
 
 def _prepare(warehouse: WarehouseResource) -> None:
     with warehouse.connect() as conn:
-        ensure_schemas(conn)  # building before the first load gives empty marts, not a missing relation
+        migrations.ensure_current(conn)  # building before the first load gives empty marts, not a missing relation
         ensure_roles(conn)  # dbt's grants name them
     os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
 
