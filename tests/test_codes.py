@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from laiou_assets import codes
-from laiou_assets.generate.landing_zone import make_uscc
+from laiou_assets.generate.population import make_uscc
 from tests.recount import valid_uscc
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from laiou_assets.contract import FEEDS
 from laiou_assets.generate.faults import FILE_FAULTS, FaultPlan
-from laiou_assets.generate.landing_zone import LAIOU_CUMULATIVE_2018, LAIOU_NEW_2018, GeneratorConfig, generate
+from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.generate.weights import LAIOU_CUMULATIVE_2018, LAIOU_NEW_2018
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, delivered
 from laiou_assets.ingest.loader import load_delivery
 from laiou_assets.resources import WarehouseResource

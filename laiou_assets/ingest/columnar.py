@@ -23,7 +23,6 @@ _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _LUT = np.full(256, -1, dtype=np.int8)
 for _i, _ch in enumerate(codes.USCC_ALPHABET):
     _LUT[ord(_ch)] = _i
-_WEIGHTS = np.array(codes.USCC_WEIGHTS, dtype=np.int32)
 
 
 class Anomaly(Exception):
@@ -182,7 +181,7 @@ def _valid_uscc(values: pa.Array, allow_legacy: bool) -> np.ndarray:
     _, m = _fixed_width(values if ok.all() else values.filter(pa.array(ok)), 18)
     idx = _LUT[m]
     known = idx.min(axis=1) >= 0
-    ok[ok] = known & ((31 - (idx[:, :17].astype(np.int32) @ _WEIGHTS) % 31) % 31 == idx[:, 17])
+    ok[ok] = known & (codes.uscc_check_indices(idx[:, :17]) == idx[:, 17])
     if allow_legacy:  # R9: a 15-character taxpayer_id is a legacy 税务登记号, resolved downstream
         ok |= pc.utf8_length(values).to_numpy(zero_copy_only=False) == 15
     return ok
