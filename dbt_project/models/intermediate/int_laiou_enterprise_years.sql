@@ -1,14 +1,14 @@
 -- One row per headline 来沪 enterprise (direct R7 or branch R8) and year, with what each mart counts:
--- R11 (cumulative, active, new, exited at 31 December), R12 (tax of vouchers not before the month of
--- laiou_since, by tax_period year), R13 (revenue and year-end employees). Years run from the first
+-- R11 (cumulative, active, new, exited at 31 December), R12 (the counted tax of int_tax_counted, by
+-- tax_period year), R13 (revenue and year-end employees). Years run from the first
 -- delivered month to the last (warehouse.md); the marts by year, province, district and section sum it.
 with enterprises as (
-    select * from {{ ref('dim_enterprise') }}
-    where laiou_kind in ('direct', 'branch')
+    select * from {{ ref('int_enterprises_laiou') }}
+    where is_headline
 ),
 
-vouchers as (
-    select * from {{ ref('int_tax_vouchers_resolved') }}
+counted as (
+    select * from {{ ref('int_tax_counted') }}
 ),
 
 stats as (
@@ -21,12 +21,10 @@ years as (
 
 tax as (
     select
-        vouchers.enterprise_uscc as uscc,
-        extract(year from vouchers.tax_month)::integer as year,
-        sum(vouchers.amount_yuan) as tax_yuan
-    from vouchers
-    inner join enterprises on enterprises.uscc = vouchers.enterprise_uscc
-    where vouchers.tax_month >= date_trunc('month', enterprises.laiou_since)
+        uscc,
+        extract(year from tax_month)::integer as year,
+        sum(amount_yuan) as tax_yuan
+    from counted
     group by 1, 2
 ),
 
@@ -42,7 +40,7 @@ enterprise_years as (
             and (enterprises.status = '1' or enterprises.status_date > make_date(years.year, 12, 31)) as is_active,
         extract(year from enterprises.laiou_since) = years.year as is_new,
         enterprises.status in ('2', '3', '4') and extract(year from enterprises.status_date) = years.year as is_exited,
-        enterprises.reg_capital_wan
+        enterprises.reg_capital as reg_capital_wan
     from years
     cross join enterprises
 ),
