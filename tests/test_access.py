@@ -1,10 +1,6 @@
 """Access to the marts (warehouse.md, Access; issue #7): the BI role, the district roles and row-level
 security, against marts built by `laiou run` from a small generated landing zone."""
 
-import csv
-import io
-import json
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +23,19 @@ from laiou_assets.running import run_everything
 from laiou_assets.usage import UsageUnavailable, monthly_usage, take_snapshot
 from ops_checks.access import ROW_LEVEL_TABLES, access_problems
 from ops_checks.inspection_report import build_monthly_report
-from tests.deliveries import write
+from tests.marts_access import (
+    HOSTILE,
+    PROTECTED,
+    ForeignRowWatch,
+    as_role,
+    being_created,
+    builder_busy,
+    dbt_command,
+    fetch,
+    give_an_enterprise_a_hostile_name,
+    hostile_uscc,
+    table_oid,
+)
 from tests.scratch import scratch_warehouse
 
 LAIOU = str(Path(sys.prefix) / "bin" / "laiou")  # the venv's, even when the test runs from a clone
@@ -43,36 +51,6 @@ def built(tmp_path_factory, server_url):
     with pytest.MonkeyPatch.context() as mp, scratch_warehouse(server_url, home, mp, landing) as env:
         assert run_everything() == 0
         yield env["LAIOU_DATABASE_URL"]
-
-
-HOSTILE = 'x\'); drop table marts.dim_enterprise; --\t"引号", 逗号'
-
-
-def give_an_enterprise_a_hostile_name(landing) -> None:
-    """The first enterprise of the 2018-12 delivery gets a name that looks like SQL, with quotes and commas."""
-    folder = landing / "saic_enterprise" / "201812"
-    encoding = json.loads((folder / "saic_enterprise_201812.manifest.json").read_text())["encoding"]
-    text = (
-        (folder / "saic_enterprise_201812.csv").read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
-    )
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    rows[1][rows[0].index("name")] = HOSTILE
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    write(landing, "saic_enterprise", "201812", out.getvalue(), encoding=encoding)
-
-
-def hostile_uscc(url: str) -> str:
-    return fetch(url, "select uscc from raw.saic_enterprise where _period = '2018-12-01' and _line = 2")[0][0]
-
-
-def as_role(url: str, role: str) -> psycopg.Connection:
-    return psycopg.connect(warehouse.with_user(url, role), autocommit=True)
-
-
-def fetch(url: str, sql: str, role: str | None = None, params=None):
-    with as_role(url, role) if role else psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 def test_bi_role_reads_every_mart_and_nothing_else_and_writes_nothing(built):
@@ -312,75 +290,6 @@ def test_hostile_text_in_a_feed_stays_text_through_the_marts(built):
 
 
 # --- Access fails closed (issue #19): no district role ever reads a foreign row, during or after a build ---
-
-PROTECTED = ("dim_enterprise", "fct_tax_monthly", "fct_stats_monthly")
-
-
-class ForeignRowWatch:
-    """Polls as one district role, the way a BI tool would, and counts the foreign rows it ever saw."""
-
-    def __init__(self, url: str):
-        counts = dict(fetch(url, "select district_code, count(*) from marts.dim_enterprise group by 1"))
-        self.district = max(counts, key=counts.get)
-        self.own = [
-            r[0] for r in fetch(url, f"select uscc from marts.dim_enterprise where district_code = '{self.district}'")
-        ]
-        self.conn = as_role(url, district_role(self.district))
-        self.conn.execute("set lock_timeout = '100ms'")  # a table being swapped is waited for briefly, not stalled on
-        self.polls, self.answered, self.foreign = 0, 0, []
-
-    def poll(self) -> None:
-        self.polls += 1
-        try:
-            seen = self.conn.execute(
-                """select (select count(*) from marts.dim_enterprise where district_code <> %(d)s),
-                          (select count(*) from marts.fct_tax_monthly where uscc <> all(%(own)s)),
-                          (select count(*) from marts.fct_stats_monthly where uscc <> all(%(own)s))""",
-                {"d": self.district, "own": self.own},
-            ).fetchone()
-        except psycopg.errors.LockNotAvailable:
-            return  # the build holds the table: nothing read
-        except (psycopg.errors.UndefinedTable, psycopg.errors.InsufficientPrivilege):
-            return  # between two tables, or before the grant: nothing read either
-        self.answered += 1
-        if any(seen):
-            self.foreign.append(dict(zip(PROTECTED, seen, strict=True)))
-
-
-def dbt_command(url: str, tmp_path: Path, *args: str) -> tuple[list[str], dict]:
-    from laiou_assets.defs.dbt.project import dbt_executable
-
-    env = {**os.environ, **warehouse.dbt_env(url), "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
-    argv = [dbt_executable(), *args, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
-    return argv, env
-
-
-def builder_busy(url: str) -> bool:
-    """Another session (the build) still has a transaction open on the database."""
-    return bool(
-        fetch(
-            url,
-            "select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() "
-            "and xact_start is not null and usename <> all(array(select rolname from pg_roles where rolname like "
-            "'laiou\\_%'))",
-        )
-    )
-
-
-def being_created(url: str, model: str) -> bool:
-    """The build's transaction holds the model's new table (dbt's `<model>__dbt_tmp`), not yet committed."""
-    return bool(
-        fetch(
-            url,
-            "select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname like %s "
-            "and l.pid <> pg_backend_pid() and l.granted and l.mode = 'AccessExclusiveLock'",
-            params=[f"{model}%"],
-        )
-    )
-
-
-def table_oid(url: str, name: str) -> int | None:
-    return fetch(url, f"select to_regclass('marts.{name}')::oid")[0][0]
 
 
 def test_a_district_role_never_sees_a_foreign_row_while_the_marts_are_rebuilt(built, tmp_path):
