@@ -24,9 +24,12 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 demo: $(MANIFEST)
 	$(BIN)/laiou demo
 
+# Two workers (pytest-xdist), a test module per worker: each worker starts its own embedded server.
+TEST_WORKERS ?= 2
+
 test: $(MANIFEST)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

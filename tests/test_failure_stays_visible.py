@@ -142,7 +142,8 @@ def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_f
     assert requested(tax_tick, keys) == {"marts/fct_tax_monthly"}
     partitions = definitions.resolve_assets_def(TAX_FACTS).partitions_def
     assert tax_tick.get_requested_partitions(TAX_FACTS) == set(partitions.get_partition_keys())
-    assert building.runs_for(tax_tick, definitions) == [
+    tax_runs = building.runs_for(tax_tick, definitions)
+    assert tax_runs == [
         (
             "refresh_tax_facts",
             {
@@ -153,3 +154,11 @@ def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_f
             },
         )
     ]
+    # Then the latest month's district packages, from the rebuilt marts: the daemon's to write.
+    assert building.execute(definitions, instance, *tax_runs[0], say=lambda _: None)
+    packages_tick = building.evaluate(definitions, instance, tax_tick.cursor)
+    assert requested(packages_tick, keys) == {"exports/district_packages"}
+    packages = dg.AssetKey(["exports", "district_packages"])
+    assert packages_tick.get_requested_partitions(packages) == {partitions.get_last_partition_key()}
+    assert building.runs_for(packages_tick, definitions) == []
+    assert building.evaluate(definitions, instance, packages_tick.cursor).total_requested == 0  # asked once

@@ -43,6 +43,19 @@ BUILD_WHEN_UPDATED = (
     & ~A_FEED_MONTH_FAILED
 ).with_label("build when what it reads was updated, never while a feed month has failed")
 
+# 区县数据包: the packages of the latest month follow the marts they read, as the models follow the feeds
+# (in production the latest month is the one whose deliveries are due now, so each build of that month's
+# data rewrites its packages); never while a feed month has failed or loads.
+BUILD_LATEST_MONTH_WHEN_UPDATED = (
+    AC.in_latest_time_window()
+    & AC.any_deps_updated().since(AC.newly_requested() | AC.newly_updated())
+    & ~AC.any_deps_in_progress()
+    & ~AC.any_deps_match(AC.will_be_requested())  # after the tax months requested in the same tick
+    & ~AC.in_progress()
+    & ~A_FEED_IS_LOADING
+    & ~A_FEED_MONTH_FAILED
+).with_label("write the latest month's packages when the marts they read were rebuilt")
+
 # A month of the tax facts builds only after the models it reads were rebuilt (which happens only once
 # every feed is loaded and none has failed), not when it is merely missing: it reads the enterprises'
 # classification and the resolved vouchers, and a tax month built from them while a load runs would not

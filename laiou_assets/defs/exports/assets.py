@@ -3,6 +3,7 @@
 import dagster as dg
 
 from laiou_assets import settings
+from laiou_assets.defs.automation.conditions import BUILD_LATEST_MONTH_WHEN_UPDATED
 from laiou_assets.exports.district_packages import PackagesIncomplete, month_folder, write_district_packages
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
@@ -18,10 +19,12 @@ MARTS_READ = [
     partitions_def=monthly_partitions,
     group_name="exports",
     kinds={"excel"},
+    automation_condition=BUILD_LATEST_MONTH_WHEN_UPDATED,
     description=(
         "区县数据包 / one Excel workbook per current district for the month, under "
         "$LAIOU_HOME/exports/<YYYYMM>/: the district's 来沪 enterprises, its tax (year to date) and statistics "
-        "by source province and by industry section, with charts. Figures read from the marts."
+        "by source province and by industry section, with charts. Figures read from the marts; the latest "
+        "month's are rewritten by the automation whenever the marts are rebuilt."
     ),
 )
 def district_packages(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -55,19 +58,7 @@ export_district_packages_job = dg.define_asset_job(
     description="区县数据包 / write the districts' Excel packages for a month.",
 )
 
-# On the 15th, once the month's deliveries (due in the first days) are loaded and the marts rebuilt.
-district_packages_schedule = dg.build_schedule_from_partitioned_job(
-    export_district_packages_job,
-    day_of_month=15,
-    hour_of_day=6,
-    name="monthly_district_packages",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="区县数据包 / on the 15th at 06:00 (Asia/Shanghai), the districts' Excel packages of last month.",
-)
-
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(
-        assets=[district_packages], jobs=[export_district_packages_job], schedules=[district_packages_schedule]
-    )
+    return dg.Definitions(assets=[district_packages], jobs=[export_district_packages_job])
