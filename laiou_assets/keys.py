@@ -16,7 +16,10 @@ def mart_key(name: str) -> dg.AssetKey:
 TAX_FACTS = mart_key("fct_tax_monthly")  # the one monthly-partitioned dbt model (R12)
 SUMMARY_MART = mart_key("mart_laiou_summary_year")
 DIM_ENTERPRISE = mart_key("dim_enterprise")
+DIM_REGION = mart_key("dim_region")
+STATS_FACTS = mart_key("fct_stats_monthly")
 BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
+DISTRICT_PACKAGES = dg.AssetKey(["exports", "district_packages"])
 
 # Dagster's own run tags: a run's partition, and a range of partitions in one run (a single-run backfill).
 PARTITION_TAG = "dagster/partition"
@@ -25,4 +28,7 @@ RANGE_END = "dagster/asset_partition_range_end"
 
 # laiou's run tags.
 KIND_TAG = "laiou/kind"  # load | build: what a run does, for the UI's filters
+TRIGGER_TAG = "laiou/trigger"  # arrival: a run the arrival sensor asked for
+FEEDS_TAG = "laiou/feeds"  # the feeds a load run loads, comma-separated
+ARRIVAL_TAG = "laiou/arrival"  # the deliveries a load run was asked for (a digest of their manifests)
 PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone

@@ -4,6 +4,7 @@ with the district and all-rows policies, and SELECT (only) for the BI and distri
 import dagster as dg
 
 from laiou_assets.access import BI_ROLE, DISTRICTS_GROUP
+from laiou_assets.keys import DIM_ENTERPRISE
 from laiou_assets.resources import WarehouseResource
 from ops_checks.runbook import Finding, check_result
 
@@ -41,7 +42,7 @@ def access_problems(conn) -> tuple[list[str], dict]:
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["marts", "dim_enterprise"]),
+    asset=DIM_ENTERPRISE,
     name="access_as_warehouse_md_says",
     blocking=False,
     description=(

@@ -12,6 +12,7 @@ Four equalities, each by tax year (R12), each reported with both sides:
 import dagster as dg
 
 from laiou_assets import health
+from laiou_assets.keys import TAX_FACTS
 from laiou_assets.resources import WarehouseResource
 from ops_checks.runbook import Finding, check_result
 
@@ -113,7 +114,7 @@ def tax_conserved(conn) -> Finding:
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["marts", "fct_tax_monthly"]),
+    asset=TAX_FACTS,
     name="tax_conserved_across_layers",
     description=(
         "守恒 / by tax year: staged vouchers = resolved vouchers; 来沪 tax in intermediate = fct_tax_monthly = "

@@ -9,7 +9,7 @@ import dagster as dg
 
 from laiou_assets import settings
 from laiou_assets.contract import FEEDS
-from laiou_assets.keys import PARTITION_TAG, raw_asset_key
+from laiou_assets.keys import BACKUP, PARTITION_TAG, raw_asset_key
 from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
@@ -18,8 +18,6 @@ from ops_checks.backups import backup_dir, keep_count, restore_check, take_backu
 from ops_checks.inspection_report import build_monthly_report, save_monthly
 from ops_checks.report_files import reports_dir, write_report
 from ops_checks.runbook import check_result
-
-BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
 
 
 @dg.asset(

@@ -2,13 +2,14 @@
 
 import dagster as dg
 
+from laiou_assets.keys import TAX_FACTS
+
 ingest_feeds_job = dg.define_asset_job(
     name="ingest_feeds",
     selection=dg.AssetSelection.groups("raw_feeds"),
     description="装载 / load a month's deliveries of every feed into raw.* and reconcile them with their manifests.",
 )
 
-TAX_FACTS = dg.AssetKey(["marts", "fct_tax_monthly"])
 
 build_marts_job = dg.define_asset_job(
     name="build_marts",

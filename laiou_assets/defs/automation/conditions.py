@@ -10,13 +10,14 @@ failure and the build follows by itself.
 import dagster as dg
 
 from laiou_assets.contract import FEEDS
+from laiou_assets.keys import raw_asset_key
 
 AC = dg.AutomationCondition
 
 
 def _feed_failed(feed: str) -> dg.AutomationCondition:
     failed = AC.execution_failed() | AC.any_checks_match(AC.check_failed(), blocking_only=True)
-    return AC.asset_matches(dg.AssetKey(["raw", feed]), failed)
+    return AC.asset_matches(raw_asset_key(feed), failed)
 
 
 def _any(conditions: list[dg.AutomationCondition]) -> dg.AutomationCondition:
@@ -33,7 +34,7 @@ A_FEED_MONTH_FAILED = _any([_feed_failed(feed) for feed in FEEDS]).with_label(
 )
 
 # Loads first: no model builds while a feed month is being loaded (its runs queue behind the loads).
-A_FEED_IS_LOADING = _any([AC.asset_matches(dg.AssetKey(["raw", feed]), AC.in_progress()) for feed in FEEDS])
+A_FEED_IS_LOADING = _any([AC.asset_matches(raw_asset_key(feed), AC.in_progress()) for feed in FEEDS])
 
 BUILD_WHEN_UPDATED = (
     (AC.newly_missing() | AC.any_deps_updated()).since(AC.newly_requested() | AC.newly_updated())

@@ -3,12 +3,13 @@
 import dagster as dg
 
 from laiou_assets import settings
+from laiou_assets.keys import KIND_TAG
 
 laiou_automation = dg.AutomationConditionSensorDefinition(
     "laiou_automation",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    run_tags={"laiou/kind": "build"},
+    run_tags={KIND_TAG: "build"},
     minimum_interval_seconds=settings.sensor_interval("automation"),
     description=(
         "自动构建 / builds the dbt models and the monthly tax facts when what they read was updated (a month "

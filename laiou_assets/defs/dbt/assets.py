@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from laiou_assets import migrations
+from laiou_assets import keys, migrations
 from laiou_assets.access import ensure_roles
 from laiou_assets.defs.automation.conditions import BUILD_TAX_MONTH_WHEN_UPDATED, BUILD_WHEN_UPDATED
 from laiou_assets.defs.automation.freshness import MARTS_CURRENT_A_DAY_LATER
@@ -45,7 +45,7 @@ class LaiouDbtTranslator(DagsterDbtTranslator):
 
 # Incremental by month on the feeds' monthly partitions: one partition rebuilds one tax month (R12 facts).
 TAX_FACTS = "fct_tax_monthly"
-TAX_FACTS_KEY = dg.AssetKey(["marts", TAX_FACTS])
+TAX_FACTS_KEY = keys.TAX_FACTS
 
 
 def _prepare(warehouse: WarehouseResource) -> None:

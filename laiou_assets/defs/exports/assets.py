@@ -5,16 +5,15 @@ import dagster as dg
 from laiou_assets import settings
 from laiou_assets.defs.automation.conditions import BUILD_LATEST_MONTH_WHEN_UPDATED
 from laiou_assets.exports.district_packages import PackagesIncomplete, month_folder, write_district_packages
+from laiou_assets.keys import DIM_ENTERPRISE, DIM_REGION, DISTRICT_PACKAGES, STATS_FACTS, TAX_FACTS
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 
-MARTS_READ = [
-    dg.AssetKey(["marts", n]) for n in ("dim_enterprise", "dim_region", "fct_tax_monthly", "fct_stats_monthly")
-]
+MARTS_READ = [DIM_ENTERPRISE, DIM_REGION, TAX_FACTS, STATS_FACTS]
 
 
 @dg.asset(
-    key=["exports", "district_packages"],
+    key=DISTRICT_PACKAGES,
     deps=MARTS_READ,
     partitions_def=monthly_partitions,
     group_name="exports",

@@ -7,10 +7,9 @@ import dagster as dg
 from laiou_assets import settings
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.loader import record_dead_attempts
-from laiou_assets.keys import raw_asset_key
+from laiou_assets.keys import ARRIVAL_TAG, FEEDS_TAG, KIND_TAG, TRIGGER_TAG, raw_asset_key
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
-ARRIVAL_TAG = "laiou/arrival"  # the deliveries a load run was asked for (a digest of their manifests)
 MAX_LOST_RUNS = 3
 ENDED_BADLY = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 UNFINISHED = [
@@ -72,9 +71,9 @@ def landing_zone_arrivals(
                 partition_key=month,
                 asset_selection=[raw_asset_key(f) for f in feeds],
                 tags={
-                    "laiou/trigger": "arrival",
-                    "laiou/feeds": ",".join(feeds),
-                    "laiou/kind": "load",
+                    TRIGGER_TAG: "arrival",
+                    FEEDS_TAG: ",".join(feeds),
+                    KIND_TAG: "load",
                     ARRIVAL_TAG: key,
                 },
             )
