@@ -22,6 +22,7 @@ from laiou_assets import warehouse
 from laiou_assets.contract import FEEDS
 from laiou_assets.generate.faults import FaultPlan
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.keys import DISTRICT_PACKAGES, TAX_FACTS
 from tests.recount import summary_by_year
 
 LAIOU = str(Path(sys.executable).parent / "laiou")
@@ -61,6 +62,16 @@ def wait_for(what: str, condition, seconds: float):
             return found
         time.sleep(2)
     raise AssertionError(f"not within {seconds:.0f}s: {what}")
+
+
+def packages_follow_the_tax_facts(url: str) -> bool:
+    """The automation's chain is done: the latest month's district packages were written after the last
+    build of the tax facts (they are requested in the tick after it)."""
+    warehouse.ensure_dagster_instance(url)
+    with dg.DagsterInstance.get() as instance:
+        tax = instance.get_latest_materialization_event(TAX_FACTS)
+        packages = instance.get_latest_materialization_event(DISTRICT_PACKAGES)
+    return bool(tax and packages and packages.timestamp > tax.timestamp)
 
 
 def unfinished_runs(url: str) -> list:
@@ -126,7 +137,7 @@ def test_laiou_serve_runs_itself_through_a_fault_and_a_killed_daemon(laiou_env, 
         deliver(zones / "clean", landing, BROKEN)  # the bureau's correction
 
         def healthy():
-            if unfinished_runs(url):
+            if unfinished_runs(url) or not packages_follow_the_tax_facts(url):
                 return False
             done = subprocess.run([LAIOU, "status"], env=env, capture_output=True, text=True, timeout=120)
             # a stale mart within an hour of a load is no alarm for a probe, but here the build must be done
