@@ -10,6 +10,7 @@ nothing while a feed month has failed. There is no second list of what to build 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -60,21 +61,33 @@ def _write_cursor(cursor) -> None:
     os.replace(scratch, path)  # a killed process leaves the old cursor or the new one, never half of one
 
 
+def _not_the_partition_timestamp_fallback(record: logging.LogRecord) -> bool:
+    # Dagster says so whenever more than 100 partitions were updated (every tax month after a build); it
+    # then times them by the tick, which is all the conditions need. Not news for the operator.
+    return "updated partitions, exceeding the maximum" not in str(record.msg)
+
+
 def evaluate(definitions: dg.Definitions, instance: dg.DagsterInstance, cursor):
-    with warnings.catch_warnings():  # Dagster's evaluation passes a beta parameter of its own
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=cursor)
+    dagster_log = logging.getLogger("dagster")
+    dagster_log.addFilter(_not_the_partition_timestamp_fallback)
+    try:
+        with warnings.catch_warnings():  # Dagster's evaluation passes a beta parameter of its own
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            return dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=cursor)
+    finally:
+        dagster_log.removeFilter(_not_the_partition_timestamp_fallback)
 
 
-def runs_for(result, definitions: dg.Definitions) -> list[tuple[str, dict]]:
+def runs_for(result, definitions: dg.Definitions, through: str | None = None) -> list[tuple[str, dict]]:
     """The runs that carry out one tick's model requests, as the sensor would launch them: the requested
     models in one run of build_marts; the requested tax months in one run of refresh_tax_facts over their
     range (the sensor's single-run backfill; a month in between that was not requested is rebuilt to the
-    same rows)."""
+    same rows). With `through`, the last tax month delivered, later months are left out: a voucher's
+    tax_period never follows its delivery (feeds.md), so they hold nothing."""
     selection = build_marts_job.selection.resolve(definitions.resolve_asset_graph())
     requested = [key for key in definitions.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key)]
     models = [key for key in requested if key in selection]
-    months = sorted(p for p in result.get_requested_partitions(TAX_FACTS) if p)
+    months = sorted(p for p in result.get_requested_partitions(TAX_FACTS) if p and (not through or p <= through))
     # What else the conditions request (the latest month's district packages) is the daemon's to make;
     # `laiou run` writes the packages of the month it loaded after the build.
     runs = []
@@ -95,7 +108,7 @@ def build_requested(
         result = evaluate(definitions, instance, cursor)
         cursor = result.cursor
         _write_cursor(cursor)  # as the sensor does: what was requested is not requested again
-        runs = runs_for(result, definitions)
+        runs = runs_for(result, definitions, last_tax_delivery())
         if not runs:
             return outcome
         for job, kwargs in runs:
@@ -105,6 +118,17 @@ def build_requested(
         if outcome.failures:  # what a failed run would have fed stays as it was
             return outcome
     raise RuntimeError(f"the automation conditions still request runs after {MAX_TICKS} ticks")
+
+
+def last_tax_delivery() -> str | None:
+    """The month (YYYY-MM-01) of the last tax delivery loaded, the last tax month that can hold vouchers."""
+    with warehouse.connect() as conn:
+        if conn.execute("select to_regclass('audit.load_log')").fetchone()[0] is None:
+            return None
+        last = conn.execute(
+            "select max(period) from audit.load_log where feed = 'tax_payment' and outcome = 'loaded'"
+        ).fetchone()[0]
+    return f"{last:%Y-%m-%d}" if last else None
 
 
 def build_all(definitions: dg.Definitions, instance: dg.DagsterInstance, tags, say) -> BuildOutcome:
@@ -124,7 +148,8 @@ def build_all(definitions: dg.Definitions, instance: dg.DagsterInstance, tags, s
 
 def tax_range(definitions: dg.Definitions) -> dict[str, str]:
     partitions = definitions.resolve_assets_def(TAX_FACTS).partitions_def
-    return {RANGE_START: partitions.get_first_partition_key(), RANGE_END: partitions.get_last_partition_key()}
+    last = last_tax_delivery() or partitions.get_last_partition_key()
+    return {RANGE_START: partitions.get_first_partition_key(), RANGE_END: last}
 
 
 def execute(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str, kwargs: dict, say) -> bool:

@@ -120,6 +120,11 @@ def cmd_generate(args) -> int:
     except ValueError as exc:
         print(f"laiou generate: {exc}", file=sys.stderr)
         return 2
+    first, last = (args.first, args.last) if args.scale is None else ("2010-01", "2018-12")
+    outside = faults.outside(first.replace("-", ""), last.replace("-", ""))
+    if outside:  # a fault asked for and never made would pass unnoticed
+        print(f"laiou generate: {', '.join(outside)}: outside the months generated ({first} … {last})", file=sys.stderr)
+        return 2
     out = Path(args.out or settings.landing_dir())
     sidecar = Path(args.sidecar) if args.sidecar else None
     _generate(out, args.first, args.last, args.enterprises, args.seed, args.scale, faults, sidecar)

@@ -171,9 +171,10 @@ def run_everything(
         failed = health.failed_deliveries(conn)
     if failed:  # until a good delivery replaces it, a failed month stays failed and nothing is built over it
         _record_incidents(instance)  # the failed load's incident and alert, now rather than after its fix
+        built_at = building.marts_current(instance)[1]
+        kept = "the marts keep their last good state" if built_at else "no mart is built until then"
         _say(
-            "laiou run: FAILED — the marts keep their last good state; the latest delivery of these months failed "
-            "to load:\n  "
+            f"laiou run: FAILED — {kept}; the latest delivery of these months failed to load:\n  "
             + "\n  ".join(str(f) for f in failed)
             + "\n  (a corrected delivery of the month loads on the next run and the build goes on; audit.load_log)"
         )

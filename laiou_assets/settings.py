@@ -117,6 +117,14 @@ class Settings:
     unknown_share: float = 0.01
 
 
+def _day(env: dict[str, str], name: str, default: int) -> int:
+    """A day of the month by which a delivery is due: 1–28, so that every month has it."""
+    day = _number(env, name, default, int)
+    if not 1 <= day <= 28:
+        raise SettingError(f"{name}={env[name]!r} is not a day of every month (1–28)")
+    return day
+
+
 def _number(env: dict[str, str], name: str, default, kind):
     raw = env.get(name)
     if not raw:
@@ -134,7 +142,7 @@ def _number(env: dict[str, str], name: str, default, kind):
 def _read(items: tuple[tuple[str, str], ...]) -> Settings:
     env = dict(items)
     home = Path(env.get("LAIOU_HOME") or PROJECT_ROOT / ".laiou").resolve()
-    due_day = _number(env, "LAIOU_DUE_DAY", 20, int)
+    due_day = _day(env, "LAIOU_DUE_DAY", 20)
     return Settings(
         home=home,
         landing_dir=Path(env.get("LAIOU_LANDING_DIR") or home / "landing").resolve(),
@@ -160,7 +168,7 @@ def _read(items: tuple[tuple[str, str], ...]) -> Settings:
             for name, default in (("arrival", 60), ("automation", 30), ("incident", 30))
         },
         due_day=due_day,
-        due_day_by_feed={f: _number(env, f"LAIOU_DUE_DAY_{f.upper()}", due_day, int) for f in FEEDS},
+        due_day_by_feed={f: _day(env, f"LAIOU_DUE_DAY_{f.upper()}", due_day) for f in FEEDS},
         volume_low=_number(env, "LAIOU_VOLUME_LOW", 0.5, float),
         volume_high=_number(env, "LAIOU_VOLUME_HIGH", 2.0, float),
         drift_p=_number(env, "LAIOU_DRIFT_P", 0.001, float),

@@ -101,11 +101,15 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
     current, built_at, loaded_at = marts_current(instance)
     if not loads:
         line("marts: nothing loaded yet")
+    elif not current and failed:
+        kept = f"kept as built {_at(built_at)}" if built_at else "none built yet"
+        line(f"marts: not rebuilt while a month has failed ({kept}); its good redelivery lets the build go on")
     elif not current:
         late = loaded_at is not None and now - loaded_at > BUILD_GRACE
+        built = f"last built {_at(built_at)}, before the last load ({_at(loaded_at)})" if built_at else "never built"
         line(
-            f"marts: STALE, last built {_at(built_at)}, before the last load ({_at(loaded_at)})"
-            + ("; no build followed within the hour (or it failed)" if late else "; the build follows it"),
+            f"marts: STALE, {built}"
+            + ("; no build followed within the hour (or it failed)" if late else "; the automation builds them next"),
             bad=late,
         )
     else:

@@ -58,6 +58,13 @@ def test_bad_fault_arguments_are_explained():
     assert result.returncode == 2 and "the reasons are field_count" in result.stderr
     result = laiou(*base, "--file-fault", "row_count=tax_payment/201801", env=dict(os.environ))
     assert result.returncode == 2 and "give FAULT=FEED/YYYY-MM" in result.stderr
+    result = laiou(*base, "--file-fault", "row_count=taxes/2018-01", env=dict(os.environ))
+    assert result.returncode == 2 and "FEED one of saic_enterprise, saic_shareholder, tax_payment" in result.stderr
+    # A fault in a month the zone does not hold would never be made: refused, naming it and the range.
+    result = laiou(*base, "--file-fault", "row_count=tax_payment/2019-05", env=dict(os.environ))
+    assert result.returncode == 2
+    assert "row_count=tax_payment/2019-05: outside the months generated (2018-01 … 2018-01)" in result.stderr
+    assert not Path("/nonexistent/never-written").exists()
 
 
 def test_laiou_bi_metabase_registers_the_marts_as_laiou_bi(monkeypatch, capsys):

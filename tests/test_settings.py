@@ -48,6 +48,9 @@ def test_a_bad_number_names_the_variable_and_its_value(monkeypatch):
     current = settings.current()
     assert current.backup_keep == 3 and current.due_day_by_feed["tax_payment"] == 25
     assert current.due_day_by_feed["saic_enterprise"] == 20
+    monkeypatch.setenv("LAIOU_DUE_DAY", "40")
+    with pytest.raises(settings.SettingError, match=r"LAIOU_DUE_DAY='40' is not a day of every month \(1–28\)"):
+        settings.current()
 
 
 def test_importing_laiou_changes_no_environment_variable_and_creates_no_file(tmp_path):

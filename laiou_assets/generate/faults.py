@@ -91,6 +91,15 @@ class FaultPlan:
     file_faults: dict[tuple[str, str], str] = field(default_factory=dict)  # (feed, YYYYMM) → fault
     anomalies: dict[tuple[str, str], str] = field(default_factory=dict)  # (feed, YYYYMM) → anomaly
 
+    def outside(self, first_period: str, last_period: str) -> list[str]:
+        """The file faults and anomalies whose month (YYYYMM) the zone from first to last does not hold."""
+        return [
+            f"{what}={feed}/{month[:4]}-{month[4:]}"
+            for plan in (self.file_faults, self.anomalies)
+            for (feed, month), what in plan.items()
+            if not first_period <= month <= last_period
+        ]
+
     @classmethod
     def parse(cls, row_faults: list[str], file_faults: list[str], anomalies: list[str] = ()) -> FaultPlan:
         """From the CLI: `REASON=RATE` (or `all=RATE`), `FAULT=FEED/YYYY-MM` and `ANOMALY=FEED/YYYY-MM`."""
@@ -98,7 +107,10 @@ class FaultPlan:
         for item in anomalies:
             kind, feed, month = _where(item)
             if kind not in ANOMALIES or feed not in FEEDS or not month:
-                raise ValueError(f"--anomaly {item}: give KIND=FEED/YYYY-MM with KIND one of {', '.join(ANOMALIES)}")
+                raise ValueError(
+                    f"--anomaly {item}: give KIND=FEED/YYYY-MM with KIND one of {', '.join(ANOMALIES)} "
+                    f"and FEED one of {', '.join(FEEDS)}"
+                )
             plan.anomalies[(feed, month)] = kind
         for item in row_faults:
             reason, _, rate = item.partition("=")
@@ -116,7 +128,8 @@ class FaultPlan:
             fault, feed, month = _where(item)
             if fault not in FILE_FAULTS or feed not in FEEDS or not month:
                 raise ValueError(
-                    f"--file-fault {item}: give FAULT=FEED/YYYY-MM with FAULT one of {', '.join(FILE_FAULTS)}"
+                    f"--file-fault {item}: give FAULT=FEED/YYYY-MM with FAULT one of {', '.join(FILE_FAULTS)} "
+                    f"and FEED one of {', '.join(FEEDS)}"
                 )
             plan.file_faults[(feed, month)] = fault
         return plan
