@@ -12,18 +12,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
 from laiou_assets import health, settings, warehouse
 from laiou_assets.defs.jobs import build_marts_job, refresh_tax_facts_job
 from laiou_assets.keys import KIND_TAG, RANGE_END, RANGE_START, SUMMARY_MART, TAX_FACTS
+from ops_checks.dbt_tests import failure_message
 
 # Dagster's own console log only for what laiou does not say itself: a failed step's traceback is in the
 # run's log in the UI, and `laiou run` prints the one-line reason (audit.load_log, the check) instead.
@@ -153,9 +154,12 @@ def tax_range(definitions: dg.Definitions) -> dict[str, str]:
 
 
 def execute(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str, kwargs: dict, say) -> bool:
-    """One run in this process, summed up in one line; whether it succeeded with no ERROR check failed."""
+    """One run in this process, summed up in a line, each check that did not pass named with what failed;
+    dbt's own log goes to the run log. Whether it succeeded with no ERROR check failed."""
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):  # dagster-dbt echoes dbt's log on stdout
+    log = run_log()
+    with log.open("a", encoding="utf-8") as out, contextlib.redirect_stdout(out):  # dagster-dbt echoes dbt's log
+        print(f"=== {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC {job} {kwargs.get('tags', {})}", flush=True)
         result = definitions.resolve_job_def(job).execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -164,16 +168,27 @@ def execute(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str,
         )
     built = len(result.get_asset_materialization_events())
     checks = result.get_asset_check_evaluations()
-    failed = [
-        e.asset_check_key.to_user_string() for e in checks if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-    ]
-    tests = f", {sum(e.passed for e in checks)} of {len(checks)} tests passed" if checks else ""
+    failed = [e for e in checks if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    tests = f", {sum(e.passed for e in checks)} of {len(checks)} checks passed" if checks else ""
     months = kwargs.get("tags", {})
     span = f" ({months[RANGE_START][:7]} … {months[RANGE_END][:7]})" if RANGE_START in months else ""
+    span = f" {kwargs['partition_key'][:7]}" if kwargs.get("partition_key") else span
     say(f"{job}{span}: {built} materializations{tests} in {time.perf_counter() - t0:.1f}s")
-    if failed:
-        say(f"  ERROR checks failed: {', '.join(failed)}")
+    for e in checks:
+        if not e.passed:
+            level = "ERROR" if e.severity == dg.AssetCheckSeverity.ERROR else "warning"
+            message = failure_message(e.asset_check_key.name, e.metadata) or "see the check in the UI"
+            say(f"  {level} {e.asset_check_key.name}: {message}")
+    if not result.success and not failed:
+        say(f"  the run failed: see {log} and the run {result.run_id[:8]} in the UI")
     return result.success and not failed
+
+
+def run_log() -> Path:
+    """Where the runs of this process write dbt's log: $LAIOU_HOME/logs/laiou-run.log."""
+    folder = settings.laiou_home() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "laiou-run.log"
 
 
 def marts_current(instance: dg.DagsterInstance) -> tuple[bool, datetime | None, datetime | None]:

@@ -148,13 +148,14 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     """Generate a sample landing zone if there is none, load and build everything, print the figures."""
     from laiou_assets.ingest.landing import delivered
-    from laiou_assets.running import print_summary, run_everything
+    from laiou_assets.running import explain_warnings, print_summary, run_everything
 
     if not delivered(settings.landing_dir()):
         print(f"no deliveries in {settings.landing_dir()}: generating a sample landing zone", file=sys.stderr)
         _generate(settings.landing_dir(), **DEMO)
     with _one_run_at_a_time("demo"):
         code = run_everything(operations=True)
+    explain_warnings()
     print_summary()
     return code
 
@@ -223,7 +224,8 @@ def cmd_serve(args) -> int:
     return serve(args.host, args.port)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The `laiou` command and its subcommands (by name)."""
     parser = argparse.ArgumentParser(prog="laiou", description="各地来沪投资数据采集与统计分析系统 — laiou platform")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -234,20 +236,24 @@ def main(argv: list[str] | None = None) -> int:
         "tool; `upgrade` applies the numbered migrations of the raw and audit schemas (laiou_assets/migrations; "
         "also applied on every start)",
     )
-    db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade"])
+    db.add_argument(
+        "action",
+        choices=["start", "stop", "status", "url", "upgrade"],
+        help="start|stop|status: the embedded server; url: its address; upgrade: migrate raw and audit",
+    )
     db.add_argument("--role", help="with `url`: the address for this role instead (e.g. laiou_bi)")
     db.set_defaults(func=cmd_db)
 
     bi = sub.add_parser("bi", help="connect a BI tool to the marts as laiou_bi (docs/bi.md)")
-    bi.add_argument("tool", choices=["metabase"])
+    bi.add_argument("tool", choices=["metabase"], help="the BI tool to register the marts in")
     bi.add_argument("--url", required=True, help="Metabase's address, e.g. http://metabase.internal:3000")
     bi.add_argument("--admin", required=True, help="a Metabase administrator's e-mail")
     bi.set_defaults(func=cmd_bi)
 
     gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")
     gen.add_argument("--out", help="landing zone directory (default $LAIOU_LANDING_DIR)")
-    gen.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM")
-    gen.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM")
+    gen.add_argument("--from", dest="first", type=_month, help="first month YYYY-MM (with --to; or give --scale)")
+    gen.add_argument("--to", dest="last", type=_month, help="last month YYYY-MM (with --from)")
     gen.add_argument(
         "--scale",
         type=float,
@@ -255,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         "218,473 new 来沪) × scale, tax and statistics for 2018; --from/--to/--enterprises are then ignored",
     )
     gen.add_argument("--enterprises", type=int, default=10_000, help="Shanghai enterprises (default 10,000)")
-    gen.add_argument("--seed", type=int, default=20181231)
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=20181231,
+        help="random seed: the same seed and arguments give the same files (default %(default)s)",
+    )
     gen.add_argument(
         "--row-fault",
         action="append",
@@ -312,13 +323,15 @@ def main(argv: list[str] | None = None) -> int:
     summary.set_defaults(func=cmd_summary)
 
     docs = sub.add_parser("docs", help="generate dbt's documentation site and serve it on 127.0.0.1:8080")
-    docs.add_argument("--host", default="127.0.0.1")
-    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument(
+        "--host", default="127.0.0.1", help="address to serve on (default %(default)s: this machine only)"
+    )
+    docs.add_argument("--port", type=int, default=8080, help="port (default %(default)s)")
     docs.add_argument("--no-serve", action="store_true", help="only generate it")
     docs.set_defaults(func=cmd_docs)
 
     ui = sub.add_parser("ui", help="serve the Dagster UI")
-    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--host", default="127.0.0.1", help="address of the UI (default %(default)s: this machine only)")
     ui.add_argument("--port", type=int, help="default 3000, or 3001 with --read-only")
     ui.add_argument("--read-only", action="store_true", help="viewers: nothing can be launched or switched")
     ui.set_defaults(func=cmd_ui)
@@ -332,10 +345,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     serve.set_defaults(func=cmd_serve)
 
+    for action in sub._choices_actions:  # each command's --help opens with what it does
+        command = sub.choices[action.dest]
+        command.description = command.description or action.help
+    return parser, dict(sub.choices)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, commands = build_parser()
     args = parser.parse_args(argv)
     first, last = getattr(args, "first", None), getattr(args, "last", None)
     if first and last and first > last:
-        command = {"run": run, "generate": gen}[args.command]
+        command = commands[args.command]
         command.error(f"--from {first} is after --to {last}: the range is empty (give the earlier month first)")
     try:
         settings.current()  # a bad value of a variable: said before anything starts

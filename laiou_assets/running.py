@@ -19,11 +19,12 @@ import dagster as dg
 from laiou_assets import building, health, migrations, settings, warehouse
 from laiou_assets.building import QUIET
 from laiou_assets.definitions import defs
+from laiou_assets.generate.weights import EXPECTED_WARNINGS
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.ingest.loader import clean_stale_scratch, record_dead_attempts
 from laiou_assets.keys import PROCESS_TAG, raw_asset_key
-from laiou_assets.partitions import TIMEZONE, monthly_partitions
+from laiou_assets.partitions import TIMEZONE
 from laiou_assets.report import summary_table
 from ops_checks.incidents import blocking_incidents, process_events
 from ops_checks.operations import inspection_tags
@@ -110,6 +111,7 @@ def run_everything(
     ours = {PROCESS_TAG: process_token(os.getpid())}
     failures: list[str] = []
     started = time.perf_counter()
+    _say(f"full log (dbt, Dagster): {building.run_log()}")
     if deliveries:
         _say(
             f"loading {_count(len(deliveries), 'delivery', 'deliveries')} in {_count(len(by_month), 'month')} "
@@ -207,12 +209,11 @@ def run_everything(
         if outcome.failures
         else [("export_district_packages", {"partition_key": last_month}), ("snapshot_mart_usage", {})]
     )
-    if operations:
-        products += [
-            ("backup_warehouse", {}),
-            ("monthly_inspection", {"partition_key": _report_month(last_month)}),
-            ("annual_om_summary", {"partition_key": _report_month(last_month)[:4]}),
-        ]
+    if operations:  # the reports are dated by the data they cover
+        products.append(("backup_warehouse", {}))
+        products += [("monthly_inspection", {"partition_key": m}) for m in _months_to_report(last_month, complete)]
+        if last_month[5:7] == "12":  # the year's months are in: its summary
+            products.append(("annual_om_summary", {"partition_key": last_month[:4]}))
     reported = False
     for job, kwargs in products:
         if job == "monthly_inspection":
@@ -224,8 +225,11 @@ def run_everything(
     _record_incidents(instance)
     _say(f"done in {time.perf_counter() - started:.1f}s")
     if reported:  # only a report this run wrote, never one left by an earlier run
-        report = settings.laiou_home() / "reports" / _report_month(last_month)[:7]
+        report = settings.laiou_home() / "reports" / last_month[:7]
         _say(f"inspection report 月度巡检报告: {report / f'inspection_{report.name}.html'}")
+        if last_month[5:7] == "12":
+            summary = settings.laiou_home() / "reports" / last_month[:4]
+            _say(f"annual O&M summary 运维总结报告: {summary / f'annual_om_summary_{summary.name}.html'}")
     if failures:
         _say("laiou run: FAILED\n  " + "\n  ".join(failures))
         return 1
@@ -306,12 +310,29 @@ def _record_incidents(instance) -> list[tuple[str, str, str]]:
         return blocking_incidents(conn)
 
 
-def _report_month(last_delivered: str) -> str:
-    """The inspection report that covers the deliveries of `last_delivered`: the next month's, or the last
-    complete month's when that one has not ended yet."""
-    year, month = int(last_delivered[:4]), int(last_delivered[5:7])
-    following = f"{year + month // 12}-{month % 12 + 1:02d}-01"
-    return min(following, monthly_partitions.get_last_partition_key())
+def _months_to_report(last_month: str, delivered: list[Delivery]) -> list[str]:
+    """The delivered months of `last_month`'s year that have no inspection report yet, and `last_month`
+    itself (made again: this run may have changed it), oldest first."""
+    with warehouse.connect() as conn:
+        done = set()
+        if health.table_exists(conn, "audit.inspection_report"):
+            done = {f"{m:%Y-%m-%d}" for (m,) in conn.execute("select month from audit.inspection_report")}
+    year = {
+        d.partition_key for d in delivered if d.partition_key[:4] == last_month[:4] and d.partition_key <= last_month
+    }
+    return sorted(m for m in year if m not in done or m == last_month)
+
+
+def explain_warnings() -> None:
+    """Each open warning in one line: the ones the sample data makes on purpose say why."""
+    with warehouse.connect() as conn:
+        warnings = [i for i in health.open_incidents(conn) if i[0] == "WARN"]
+    for _, subject, month, message, _ in warnings:
+        name = subject.rsplit(":", 1)[-1]
+        if name in EXPECTED_WARNINGS:
+            print(f"expected warning 预期警告: {name} — {EXPECTED_WARNINGS[name]}", file=sys.stderr)
+        else:
+            print(f"warning 警告: {subject} {month[:7]}: {message}", file=sys.stderr)
 
 
 def print_summary() -> None:

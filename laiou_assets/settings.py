@@ -69,8 +69,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LAIOU_ALERT_FROM", "`laiou@localhost`", "the mail alerts' sender"),
     Variable(
         "LAIOU_RUNBOOK_URL",
-        "the runbook in this checkout (`file://`)",
-        "where `docs/runbook.md` is published; check results and alerts link its sections",
+        "unset: results carry their runbook section's text and name it as `docs/runbook.md#<check>`",
+        "where `docs/runbook.md` is published (a web page); check results, alerts and reports link its sections there",
     ),
     Variable("LAIOU_ARRIVAL_INTERVAL", "`60`", "seconds between two looks of the arrival sensor"),
     Variable("LAIOU_AUTOMATION_INTERVAL", "`30`", "seconds between two evaluations of the automation conditions"),

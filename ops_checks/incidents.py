@@ -21,6 +21,7 @@ import dagster as dg
 from laiou_assets import migrations, settings
 from laiou_assets.keys import PARTITION_TAG
 from laiou_assets.resources import WarehouseResource
+from ops_checks.dbt_tests import failure_message
 from ops_checks.events import check_evaluations, failed_only_by_checks, runs_ended_after
 from ops_checks.runbook import runbook_for, runbook_url
 
@@ -149,7 +150,6 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
         runs_after = conn.execute("select runs from audit.incident_cursor for update").fetchone()[0]
         for ended in runs_ended_after(instance, runs_after):
             for evaluation, at in check_evaluations(instance, ended.run_id):
-                problem = evaluation.metadata.get("problem")
                 check = {
                     "kind": "check",
                     "subject": evaluation.asset_check_key.to_user_string(),
@@ -157,7 +157,7 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
                     "severity": evaluation.severity.value,
                     "at": datetime.fromtimestamp(at, UTC),
                     "run": ended.run_id,
-                    "message": str(problem.value) if problem is not None else None,
+                    "message": failure_message(evaluation.asset_check_key.name, evaluation.metadata),
                     "runbook": runbook_for(evaluation.asset_check_key.name),
                 }
                 record(check, not evaluation.passed)

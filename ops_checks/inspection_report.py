@@ -9,24 +9,30 @@ $LAIOU_HOME/reports/<YYYY-MM>/, its figures kept in audit.inspection_report for 
 import json
 import statistics
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from laiou_assets import migrations
 from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, read_manifest
+from laiou_assets.partitions import TIMEZONE
 from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
+from ops_checks.dbt_tests import failure_message, meaning
 from ops_checks.events import check_evaluations, runs_ended_after
 from ops_checks.feed_arrival import Thresholds, due_at
+from ops_checks.feeds import checks_of
 from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
 from ops_checks.report_files import Report, Section, mib
 from ops_checks.runbook import runbook_for
 
+SHANGHAI = ZoneInfo(TIMEZONE)
 
-def _month_before(key: str) -> str:
-    year, month = int(key[:4]), int(key[5:7])
-    return f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}-01"
+
+def _local(moment: datetime | None) -> str:
+    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if moment else "—"
 
 
 # ---------------------------------------------------------------------------------------------- gathering
@@ -61,7 +67,7 @@ def _deliveries(conn, landing: Path, data_month: str, now: datetime) -> tuple[li
             [
                 feed,
                 f"{due:%Y-%m-%d}",
-                f"{produced:%Y-%m-%d %H:%M}" if produced else "—",
+                _local(produced),
                 status,
                 outcome if outcome != "failed" else f"failed: {message}",
                 manifest_rows,
@@ -86,15 +92,27 @@ def latest_check_results(instance: dg.DagsterInstance) -> dict[tuple[str, str], 
     latest: dict[tuple[str, str], dict] = {}
     for ended in runs_ended_after(instance, 0):
         for e, at in check_evaluations(instance, ended.run_id):
-            problem = e.metadata.get("problem")
             latest[(e.asset_check_key.to_user_string(), e.partition or "")] = {
                 "passed": e.passed,
                 "severity": e.severity.value,
-                "problem": str(problem.value) if problem is not None and problem.value else "",
+                "problem": "" if e.passed else failure_message(e.asset_check_key.name, e.metadata) or "",
                 "at": datetime.fromtimestamp(at, UTC),
                 "name": e.asset_check_key.name,
             }
     return latest
+
+
+@cache
+def _feed_check_meanings() -> dict[str, str]:
+    return {check.name: check.description for feed in FEEDS for check in checks_of(feed)}
+
+
+def _meaning(check_name: str) -> str:
+    """What a check checks, in its first sentence (中文 / English): a feed check's description, a dbt test's."""
+    own = _feed_check_meanings().get(check_name)
+    if own:  # its first sentence, without the parenthesis of thresholds
+        return own.split(". ")[0].split(" (")[0]
+    return (meaning(check_name) or "")[:200]
 
 
 def _checks(instance, data_month: str) -> tuple[list[list], dict]:
@@ -103,7 +121,8 @@ def _checks(instance, data_month: str) -> tuple[list[list], dict]:
         if partition not in ("", data_month):
             continue
         verdict = "passed 通过" if r["passed"] else f"FAILED 未通过 ({r['severity']})"
-        rows.append([check, partition[:7] or "—", verdict, r["problem"][:200], runbook_for(r["name"])])
+        said = r["problem"][:200] if not r["passed"] else _meaning(r["name"])
+        rows.append([check, partition[:7] or "—", verdict, said, runbook_for(r["name"])])
     rows.sort(key=lambda r: not r[2].startswith("FAILED"))  # failures first, then by name (a stable sort)
     failed = sum(1 for r in rows if r[2].startswith("FAILED"))
     return rows, {"checks": len(rows), "checks_failed": failed}
@@ -126,8 +145,8 @@ def _incidents(conn, since: datetime | None, now: datetime) -> tuple[list[list],
                 subject,
                 partition[:7] or "—",
                 severity,
-                f"{opened:%Y-%m-%d %H:%M}",
-                f"{resolved:%Y-%m-%d %H:%M}" if resolved else "open 未解决",
+                _local(opened),
+                _local(resolved) if resolved else "open 未解决",
                 (message or "")[:160],
             ]
         )
@@ -158,7 +177,7 @@ def _backups(conn, since: datetime | None) -> tuple[list[list], dict]:
     ).fetchall()
     rows = [
         [
-            f"{s:%Y-%m-%d %H:%M}",
+            _local(s),
             outcome if outcome == "ok" else f"failed: {(msg or '')[:100]}",
             mib(size),
             Path(path).name + (" (removed by retention)" if removed else ""),
@@ -212,15 +231,16 @@ def _usage(conn) -> list[tuple[str, int]]:
 
 
 def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, month: str, now: datetime) -> Report:
-    """The report of `month` (YYYY-MM-01): deliveries of the month before, operations since the last report."""
+    """The report of the data month `month` (YYYY-MM-01): its deliveries (due by the 20th of the month after),
+    and the platform's operations since the previous report; the use of the marts in the month it is made."""
     migrations.ensure_current(conn)
-    data_month = _month_before(month)
+    data_month = month
     previous = conn.execute(
         "select generated_at, figures from audit.inspection_report where month < %s order by month desc limit 1",
         [month],
     ).fetchone()
     since = previous[0] if previous else None
-    window = f"Since the previous report ({since:%Y-%m-%d %H:%M} UTC)" if since else "Since records began"
+    window = f"Since the previous report ({_local(since)} {TIMEZONE})" if since else "Since records began"
 
     deliveries, delivery_figures = _deliveries(conn, landing, data_month, now)
     quarantine = _quarantine(conn, data_month)
@@ -245,11 +265,13 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
     ).fetchall()[::-1] + [(month[:7], db_bytes)]
     previous_bytes = previous[1].get("database_bytes") if previous else None
 
-    usage_month = next((n for m, n in usage if m == month[:7]), None)
+    made_in = f"{now.astimezone(SHANGHAI):%Y-%m}"  # usage is counted by the calendar, not by the data
+    usage_month = next((n for m, n in usage if m == made_in), None)
     baseline_month = BASELINE_2018_OPENS_PER_YEAR / 12
     figures = {
         "month": month[:7],
         "data_month": data_month[:7],
+        "generated_at": _local(now),
         **{f"deliveries_{k}": v for k, v in delivery_figures.items()},
         "rows_loaded": sum(r[6] or 0 for r in deliveries),
         "rows_quarantined": sum(n for *_, n in quarantine),
@@ -263,7 +285,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
     }
     sections = [
         Section(
-            "到货 / Deliveries due this month",
+            "到货 / The month's deliveries",
             [
                 f"Data month {data_month[:7]}: {delivery_figures['received']} of {len(FEEDS)} deliveries received, "
                 f"{delivery_figures['on_time']} on time, {delivery_figures['late']} late, "
@@ -287,7 +309,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
             [f"{figures['rows_quarantined']:,} rows of {data_month[:7]} quarantined (audit.quarantine)."],
             ["feed 数据源", "reason 原因", "rows 行数"],
             quarantine,
-            "quarantine.png",
+            "quarantine.png" if quarantine else None,  # no empty chart
         ),
         Section(
             "检查结果 / Check results",
@@ -295,7 +317,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
                 f"{check_figures['checks']} results (the latest of each check for {data_month[:7]} and of the "
                 f"warehouse-wide checks), {check_figures['checks_failed']} failing."
             ],
-            ["check 检查", "month 月份", "result 结果", "problem 问题", "runbook 处置手册"],
+            ["check 检查", "month 月份", "result 结果", "what it checks, or what failed 内容", "runbook 处置手册"],
             checks,
         ),
         Section(
@@ -341,7 +363,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
         Section(
             "使用量 / Use of the marts",
             [
-                f"Statements on the marts by laiou_bi and the district roles in {month[:7]}: "
+                f"Statements on the marts by laiou_bi and the district roles in {made_in}, when this report was made: "
                 + (f"{usage_month:,}" if usage_month is not None else "not measured")
                 + f", against the 2018 baseline of {BASELINE_2018_OPENS_PER_YEAR} opens a year "
                 f"({baseline_month:g} a month). A statement is not an 'open': the comparison is an order of "
@@ -354,11 +376,12 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
     ]
     charts = {
         "rows.png": chart_rows(history),
-        "quarantine.png": chart_quarantine(quarantine),
+        **({"quarantine.png": chart_quarantine(quarantine)} if quarantine else {}),
         "database.png": chart_series([(m, (b or 0) / 2**20) for m, b in sizes], "Database size at each report", "MiB"),
         "usage.png": chart_series(usage, "Statements on the marts per month", "statements", baseline_month),
     }
-    title = f"月度巡检报告 / Monthly inspection report {month[:7]}"
+    title = f"月度巡检报告 / Monthly inspection report — data of {month[:7]}"
+    sections[0].text.insert(0, f"Made {_local(now)} ({TIMEZONE}); every time below is {TIMEZONE}.")
     return Report(title, sections, figures, charts)
 
 

@@ -91,10 +91,10 @@ yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *",
     group_name="operations",
     kinds={"html", "markdown"},
     description=(
-        "月度巡检报告 / monthly inspection report of month M (made on the 1st of M+1): the deliveries due in M "
-        "(data of M−1) received and missing, rows loaded and quarantined by reason, every check's result, "
-        "incidents, database size and growth, backups, run durations and the use of the marts, with charts; "
-        "Markdown and HTML under $LAIOU_HOME/reports/<YYYY-MM>/."
+        "月度巡检报告 / monthly inspection report of data month M (made on the 21st of M+1, once M's deliveries "
+        "were due): M's deliveries received and missing, rows loaded and quarantined by reason, every check's "
+        "result, incidents, database size and growth, backups, run durations and the use of the marts, with "
+        "charts; Markdown and HTML under $LAIOU_HOME/reports/<data month YYYY-MM>/."
     ),
 )
 def monthly_inspection_report(
@@ -124,7 +124,7 @@ def monthly_inspection_report(
     partitions_def=yearly_partitions,
     group_name="operations",
     kinds={"html", "markdown"},
-    description="运维总结报告 / annual O&M summary: the year's monthly inspection reports added up.",
+    description="运维总结报告 / annual O&M summary of a data year: the year's monthly inspection reports added up.",
 )
 def annual_om_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     year = int(context.partition_key)
@@ -224,19 +224,23 @@ weekly_purge = dg.ScheduleDefinition(
 monthly_report_schedule = dg.build_schedule_from_partitioned_job(
     report_job,
     name="monthly_inspection_report",
-    hour_of_day=6,
+    day_of_month=21,
+    hour_of_day=9,  # after monthly_feed_inspection (08:00), the day after the deliveries were due
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="月度巡检报告 / on the 1st at 06:00 (Asia/Shanghai), the inspection report of the month just ended.",
+    description=(
+        "月度巡检报告 / on the 21st at 09:00 (Asia/Shanghai), the inspection report of last month's data, whose "
+        "deliveries were due by the 20th."
+    ),
 )
 
 
 @dg.schedule(
     job=annual_job,
-    cron_schedule="0 6 2 1 *",
+    cron_schedule="0 10 21 1 *",
     execution_timezone=TZ,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     name="annual_om_summary",
-    description="运维总结报告 / on 2 January, the summary of the year before",
+    description="运维总结报告 / on 21 January at 10:00, the summary of the year before, after its December report",
 )
 def annual_summary_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(partition_key=str(context.scheduled_execution_time.year - 1))

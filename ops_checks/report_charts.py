@@ -30,8 +30,8 @@ def chart_rows(history: dict[str, dict[str, int]]) -> bytes:
     ax.set_yscale("log")
     ax.set_title("Rows loaded per delivery month")
     ax.tick_params(axis="x", rotation=45)
-    if history:
-        ax.legend(fontsize=8)
+    if history:  # beside the plot, never over a line
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     return _png(figure)
 
 
@@ -54,7 +54,7 @@ def chart_series(points: list[tuple[str, float]], title: str, unit: str, baselin
         ax.bar([p for p, _ in points], [v for _, v in points], color="#4f81bd")
     if baseline is not None:
         ax.axhline(baseline, color="#c0504d", linestyle="--", label=f"2018 baseline ({baseline:g} a month)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     ax.set_title(title)
     ax.set_ylabel(unit)
     ax.tick_params(axis="x", rotation=45)

@@ -13,9 +13,22 @@ RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "runbook.md"
 
 
 def runbook_url(check_name: str) -> str:
-    """The check's section: under LAIOU_RUNBOOK_URL (e.g. the repository's web page) or the local file."""
-    base = settings.current().runbook_url or RUNBOOK.as_uri()
-    return f"{base}#{check_name}"
+    """The check's section: under LAIOU_RUNBOOK_URL (where the office publishes docs/runbook.md), else its
+    place in the repository, which means the same on every machine (never a path of the one that ran it)."""
+    base = settings.current().runbook_url
+    return f"{base}#{check_name}" if base else f"docs/runbook.md#{check_name}"
+
+
+def runbook_text(check_name: str) -> str:
+    """The check's section of the runbook itself (Markdown), for results and reports that must stand alone."""
+    name = check_name if check_name in runbook_sections() else "dbt_tests"
+    lines, inside = [], False
+    for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            inside = line[3:].strip() == name
+        elif inside:
+            lines.append(line)
+    return "\n".join(lines).strip()
 
 
 @cache
@@ -59,7 +72,11 @@ def check_result(
 ) -> dg.AssetCheckResult:
     """One result for the months (or the single key "all") a run checked, with the runbook link."""
     failed = {key: f for key, f in findings.items() if not f.passed}
-    metadata: dict = {"runbook": dg.MetadataValue.url(runbook_url(check_name))}
+    # The runbook section travels with the result: the UI shows it wherever the UI is opened.
+    metadata: dict = {
+        "runbook": dg.MetadataValue.md(runbook_text(check_name)),
+        "runbook_section": runbook_url(check_name),
+    }
     if len(findings) == 1:
         only = next(iter(findings.values()))
         metadata.update({k: v for k, v in only.facts.items() if v is not None})

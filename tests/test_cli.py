@@ -98,3 +98,19 @@ def test_laiou_bi_metabase_refuses_a_unix_socket_warehouse(monkeypatch, capsys):
     monkeypatch.setenv("METABASE_PASSWORD", "y")
     assert main(["bi", "metabase", "--url", "http://127.0.0.1:9", "--admin", "a"]) == 2
     assert "Metabase needs a TCP server" in capsys.readouterr().err
+
+
+def test_every_command_and_option_says_what_it_does():
+    import argparse
+
+    from laiou_assets.cli import build_parser
+
+    _, commands = build_parser()
+    silent = [
+        f"laiou {name} {action.option_strings or action.dest}"
+        for name, command in commands.items()
+        for action in command._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+    assert all(command.description for command in commands.values())
+    assert not silent, silent

@@ -56,7 +56,7 @@ def test_every_schedule_and_sensor_runs_by_default_on_shanghai_time_and_says_wha
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
         assert sensor.description, sensor.name
     # The monthly partitions (and so the partitioned schedules built from them) follow Shanghai's calendar.
-    assert d.resolve_schedule_def("monthly_inspection_report").cron_schedule == "0 6 1 * *"
+    assert d.resolve_schedule_def("monthly_inspection_report").cron_schedule == "0 9 21 * *"
 
 
 def test_feeds_and_marts_carry_freshness_policies_on_shanghai_time():

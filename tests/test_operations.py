@@ -137,10 +137,19 @@ def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_l
         later = tax_conserved(conn)
     assert ": staging " not in later.facts["problem"] and f"{dropped[0]}: 来沪 tax" in later.facts["problem"]
     assert later.facts["staged_vs_resolved"].startswith("not compared: a tax delivery loaded at")
-    # laiou run also made a proven backup and the report of the month after the last delivery
+    # laiou run also made a proven backup, the reports of the delivered months (dated by the data) and,
+    # the data ending in December, the year's summary of all of them
     assert sql("select outcome, restore_outcome from audit.backup") == [("ok", "equal")]
-    report = settings.laiou_home() / "reports" / "2019-01" / "inspection_2019-01.html"
-    assert report.exists() and "月度巡检报告" in report.read_text(encoding="utf-8")
+    report = settings.laiou_home() / "reports" / "2018-12" / "inspection_2018-12.html"
+    assert report.exists() and "月度巡检报告 / Monthly inspection report — data of 2018-12" in report.read_text(
+        encoding="utf-8"
+    )
+    delivered_months = sorted({f"{d.partition_key[:7]}" for d in delivered(small_landing)})
+    assert [m for (m,) in sql("select to_char(month, 'YYYY-MM') from audit.inspection_report order by 1")] == (
+        delivered_months
+    )
+    summary = settings.laiou_home() / "reports" / "2018" / "annual_om_summary_2018.html"
+    assert summary.exists() and f"Built from {len(delivered_months)} of the year" in summary.read_text(encoding="utf-8")
 
 
 def test_a_backup_restores_with_equal_row_counts_and_old_ones_are_removed(laiou_env, small_landing):
@@ -182,7 +191,7 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
 
     with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
         report = build_monthly_report(
-            conn, dg.DagsterInstance.get(), laiou_env["landing"], "2018-12-01", datetime.now(UTC)
+            conn, dg.DagsterInstance.get(), laiou_env["landing"], "2018-11-01", datetime.now(UTC)
         )
     f = report.figures
     assert (f["data_month"], f["deliveries_received"], f["deliveries_missing"]) == ("2018-11", 3, 1)
@@ -199,7 +208,7 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
     )
 
     md, page, preview = write_report(
-        report, Path(laiou_env["LAIOU_HOME"]) / "reports" / "2018-12", "inspection_2018-12"
+        report, Path(laiou_env["LAIOU_HOME"]) / "reports" / "2018-11", "inspection_2018-11"
     )
     assert md.exists() and page.exists()
     charts = sorted(p.name for p in (md.parent / "charts").glob("*.png"))
@@ -209,7 +218,7 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
     assert "<table>" in page.read_text(encoding="utf-8")
 
     with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
-        save_monthly(conn, report, "2018-12-01", md, page, datetime.now(UTC))
+        save_monthly(conn, report, "2018-11-01", md, page, datetime.now(UTC))
         annual = build_annual_summary(conn, 2018)
     assert annual.figures["reports"] == 1
     assert annual.figures["rows_quarantined"] == len(injected)
@@ -278,3 +287,19 @@ def test_alerts_go_by_mail_when_smtp_is_configured_and_to_the_log_otherwise(monk
     monkeypatch.delenv("LAIOU_ALERT_SMTP")
     assert notify("resolved", incident, logged.append) == "log"
     assert logged[-1].startswith("[laiou WARN] resolved: raw/tax_payment:volume_as_expected 2018-11")
+
+
+def test_a_check_result_carries_its_runbook_section_and_no_path_of_this_machine(monkeypatch):
+    from pathlib import Path
+
+    from ops_checks.runbook import Finding, check_result
+
+    runbook = (Path(__file__).parents[1] / "docs" / "runbook.md").read_text(encoding="utf-8")
+    section = runbook.split("## delivered_on_time\n", 1)[1].split("\n## ", 1)[0].strip()
+    result = check_result("delivered_on_time", dg.AssetCheckSeverity.WARN, {"2018-11-01": Finding(False, {"n": 1})})
+    assert result.metadata["runbook"].value == section
+    assert result.metadata["runbook_section"].value == "docs/runbook.md#delivered_on_time"
+    assert "file://" not in str(result.metadata) and str(Path.home()) not in str(result.metadata)
+    monkeypatch.setenv("LAIOU_RUNBOOK_URL", "https://office.example/runbook")
+    result = check_result("delivered_on_time", dg.AssetCheckSeverity.WARN, {"2018-11-01": Finding(True)})
+    assert result.metadata["runbook_section"].value == "https://office.example/runbook#delivered_on_time"
