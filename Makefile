@@ -1,5 +1,6 @@
 # laiou — two commands on a fresh machine with Python 3.11: `make demo`, `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+SHELL  := /bin/bash
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -10,10 +11,14 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/se
 
 install: $(STAMP)
 
+# The install takes one to three minutes on a fresh machine: it says so, and names each package as pip
+# fetches it (the whole log in .venv/install.log).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "installing laiou and its dependencies into $(VENV) (1–3 minutes; the full log in $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@set -o pipefail; $(BIN)/python -m pip install -e ".[dev]" 2>&1 | tee $(VENV)/install.log \
+		| grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100
 	@touch $(STAMP)
 
 # dagster-dbt needs the dbt manifest when the definitions load.

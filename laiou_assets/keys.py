@@ -20,6 +20,8 @@ DIM_REGION = mart_key("dim_region")
 STATS_FACTS = mart_key("fct_stats_monthly")
 BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
 DISTRICT_PACKAGES = dg.AssetKey(["exports", "district_packages"])
+LOAD_LOG = dg.AssetKey(["audit", "load_log"])
+MONTHLY_REPORT = dg.AssetKey(["reports", "monthly_inspection_report"])
 
 # Dagster's own run tags: a run's partition, and a range of partitions in one run (a single-run backfill).
 PARTITION_TAG = "dagster/partition"

@@ -9,7 +9,7 @@ import dagster as dg
 
 from laiou_assets import settings
 from laiou_assets.contract import FEEDS
-from laiou_assets.keys import BACKUP, PARTITION_TAG, raw_asset_key
+from laiou_assets.keys import BACKUP, LOAD_LOG, MONTHLY_REPORT, PARTITION_TAG, SUMMARY_MART, raw_asset_key
 from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
@@ -22,6 +22,7 @@ from ops_checks.runbook import check_result
 
 @dg.asset(
     key=BACKUP,
+    deps=[LOAD_LOG, *(raw_asset_key(feed) for feed in FEEDS), SUMMARY_MART],  # what it saves (it dumps everything)
     group_name="operations",
     kinds={"postgres"},
     description=(
@@ -86,7 +87,8 @@ yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *",
 
 
 @dg.asset(
-    key=["reports", "monthly_inspection_report"],
+    key=MONTHLY_REPORT,
+    deps=[LOAD_LOG, *(raw_asset_key(feed) for feed in FEEDS)],  # the month's deliveries, loads and checks
     partitions_def=monthly_partitions,
     group_name="operations",
     kinds={"html", "markdown"},
@@ -121,6 +123,7 @@ def monthly_inspection_report(
 
 @dg.asset(
     key=["reports", "annual_om_summary"],
+    deps=[MONTHLY_REPORT],  # the year's monthly reports, added up
     partitions_def=yearly_partitions,
     group_name="operations",
     kinds={"html", "markdown"},

@@ -99,3 +99,19 @@ print("clean")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.stdout.strip().endswith("clean"), done.stderr[-3000:]
+
+
+def test_every_asset_has_a_bilingual_description_and_a_group():
+    import re
+
+    bilingual = re.compile(r"[\u4e00-\u9fff].*/ .*[A-Za-z]")  # 中文 / English
+    graph = _graph()
+    missing = [
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if not bilingual.search(graph.get(key).description or "") or graph.get(key).group_name == "default"
+    ]
+    assert not missing, missing
+    # The operations assets show what they read.
+    for key in (["reports", "monthly_inspection_report"], ["operations", "warehouse_backup"], ["audit", "mart_usage"]):
+        assert graph.get(dg.AssetKey(key)).parent_keys, key

@@ -189,3 +189,14 @@ def test_docs_describe_every_model_and_column_in_chinese_and_english(laiou_env):
                 undocumented.append(f"{node['name']}.{column}")
     assert len(catalog["nodes"]) >= 25
     assert undocumented == []
+    # PostgreSQL carries the marts' descriptions (persist_docs), so a BI tool shows them; the site opens on
+    # laiou's own overview, not dbt's generic welcome page.
+    with psycopg.connect(laiou_env["LAIOU_DATABASE_URL"]) as conn:
+        table, column = conn.execute(
+            "select obj_description('marts.dim_enterprise'::regclass), "
+            "col_description('marts.dim_enterprise'::regclass, 1)"
+        ).fetchone()
+    described = next(n for n in manifest["nodes"].values() if n["name"] == "dim_enterprise")
+    assert table.strip() == described["description"].strip() and bilingual.search(column)
+    overview = manifest["docs"]["doc.laiou.__overview__"]["block_contents"]
+    assert "各地来沪投资数据采集与统计分析系统" in overview and "Where to start" in overview

@@ -7,7 +7,7 @@ from laiou_assets.contract import FEEDS, Feed
 from laiou_assets.defs.automation.freshness import FEED_DELIVERED_BY_THE_20TH
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_partition
 from laiou_assets.ingest.loader import load_delivery
-from laiou_assets.keys import raw_asset_key
+from laiou_assets.keys import LOAD_LOG, raw_asset_key
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
@@ -76,6 +76,19 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
     return _load
 
 
+# The load log is written by every feed load (and read by dbt's staging and the reports): named here so
+# that it has a group and a description in the UI rather than standing alone in "default".
+load_log = dg.AssetSpec(
+    LOAD_LOG,
+    group_name="operations",
+    kinds={"postgres"},
+    description=(
+        "装载日志 / audit.load_log: one row per attempt to load a feed month, with its outcome, rows loaded and "
+        "quarantined, the manifest's sha256 and why a failed attempt failed (file_fault, error, died)."
+    ),
+)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[build_feed_asset(feed) for feed in FEEDS.values()])
+    return dg.Definitions(assets=[*(build_feed_asset(feed) for feed in FEEDS.values()), load_log])

@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from laiou_assets.keys import DIM_ENTERPRISE, SUMMARY_MART, TAX_FACTS
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR, UsageUnavailable, monthly_usage, take_snapshot
 
 
 @dg.asset(
     key=["audit", "mart_usage"],
+    deps=[SUMMARY_MART, DIM_ENTERPRISE, TAX_FACTS],  # the marts whose use it counts
     group_name="operations",
     kinds={"postgres"},
     description=(
