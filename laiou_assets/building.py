@@ -85,8 +85,9 @@ def runs_for(result, definitions: dg.Definitions, through: str | None = None) ->
     range (the sensor's single-run backfill; a month in between that was not requested is rebuilt to the
     same rows). With `through`, the last tax month delivered, later months are left out: a voucher's
     tax_period never follows its delivery (feeds.md), so they hold nothing."""
-    selection = build_marts_job.selection.resolve(definitions.resolve_asset_graph())
-    requested = [key for key in definitions.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key)]
+    graph = definitions.resolve_asset_graph()
+    selection = build_marts_job.selection.resolve(graph)
+    requested = [key for key in graph.get_all_asset_keys() if result.get_num_requested(key)]
     models = [key for key in requested if key in selection]
     months = sorted(p for p in result.get_requested_partitions(TAX_FACTS) if p and (not through or p <= through))
     # What else the conditions request (the latest month's district packages) is the daemon's to make;
@@ -112,19 +113,26 @@ def build_requested(
         runs = runs_for(result, definitions, last_tax_delivery())
         if not runs:
             return outcome
-        for job, kwargs in runs:
-            if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
-                outcome.failures.append(f"{job}: see the run in the UI")
-            outcome.runs += 1
+        _carry_out(runs, definitions, instance, tags, say, outcome)
         if outcome.failures:  # what a failed run would have fed stays as it was
             return outcome
     raise RuntimeError(f"the automation conditions still request runs after {MAX_TICKS} ticks")
 
 
+def _carry_out(runs, definitions, instance, tags: dict[str, str], say, outcome: BuildOutcome) -> None:
+    """Each run in turn, with the caller's tags beside its own; none after one that failed (it would read
+    what that one did not build)."""
+    for job, kwargs in runs:
+        outcome.runs += 1
+        if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
+            outcome.failures.append(f"{job}: see the run in the UI")
+            return
+
+
 def last_tax_delivery() -> str | None:
     """The month (YYYY-MM-01) of the last tax delivery loaded, the last tax month that can hold vouchers."""
     with warehouse.connect() as conn:
-        if conn.execute("select to_regclass('audit.load_log')").fetchone()[0] is None:
+        if not health.table_exists(conn, "audit.load_log"):
             return None
         last = conn.execute(
             "select max(period) from audit.load_log where feed = 'tax_payment' and outcome = 'loaded'"
@@ -136,12 +144,9 @@ def build_all(definitions: dg.Definitions, instance: dg.DagsterInstance, tags, s
     """Every model, then every delivered tax month: when the marts are older than the last good load and the
     conditions have no record of why (the cursor is new, or an earlier build failed after its request)."""
     outcome = BuildOutcome()
-    jobs = [(MODELS_JOB, {}), (TAX_JOB, {"tags": tax_range(definitions)})]
-    for job, kwargs in jobs:
-        outcome.runs += 1
-        if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
-            outcome.failures.append(f"{job}: see the run in the UI")
-            break
+    _carry_out(
+        [(MODELS_JOB, {}), (TAX_JOB, {"tags": tax_range(definitions)})], definitions, instance, tags, say, outcome
+    )
     # The conditions must not ask for all of it again: evaluate once more to move the cursor past it.
     _write_cursor(evaluate(definitions, instance, _read_cursor()).cursor)
     return outcome

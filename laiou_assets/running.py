@@ -192,7 +192,6 @@ def run_everything(
     if not outcome.runs and not current:  # built before the cursor existed, or a build failed after its request
         _say("the marts are older than the last load: building every model and tax month")
         outcome = building.build_all(definitions, instance, ours, _say)
-        current = not outcome.failures
     if not outcome.runs and not operations:
         built = built_at.astimezone(ZoneInfo(TIMEZONE))
         _say(
@@ -216,8 +215,8 @@ def run_everything(
             products.append(("annual_om_summary", {"partition_key": last_month[:4]}))
     reported = False
     for job, kwargs in products:
-        if job == "monthly_inspection":
-            _record_incidents(instance)  # so that the report lists what the build's checks found
+        if job == "monthly_inspection" and not reported:
+            _record_incidents(instance)  # so that the reports list what the build's checks found
         ok = building.execute(definitions, instance, job, {**kwargs, "tags": ours}, _say)
         if not ok:
             failures.append(f"{job}: see the run in the UI")

@@ -19,29 +19,37 @@ def runbook_url(check_name: str) -> str:
     return f"{base}#{check_name}" if base else f"docs/runbook.md#{check_name}"
 
 
-def runbook_text(check_name: str) -> str:
-    """The check's section of the runbook itself (Markdown), for results and reports that must stand alone."""
-    name = check_name if check_name in runbook_sections() else "dbt_tests"
-    lines, inside = [], False
+@cache
+def _sections() -> dict[str, str]:
+    """The runbook read once: each `## name` section's Markdown, by name."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
     for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
         if line.startswith("## "):
-            inside = line[3:].strip() == name
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines).strip()
+            current = sections.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines).strip() for name, lines in sections.items()}
 
 
-@cache
 def runbook_sections() -> tuple[str, ...]:
     """The check names that have a section (`## name`) in the runbook."""
-    return tuple(
-        line[3:].strip() for line in RUNBOOK.read_text(encoding="utf-8").splitlines() if line.startswith("## ")
-    )
+    return tuple(_sections())
+
+
+def _section_of(check_name: str) -> str:
+    """The check's own section, or the dbt tests' section for a dbt test (they are documented in the models)."""
+    return check_name if check_name in _sections() else "dbt_tests"
+
+
+def runbook_text(check_name: str) -> str:
+    """The check's section of the runbook itself (Markdown), for results and reports that must stand alone."""
+    return _sections()[_section_of(check_name)]
 
 
 def runbook_for(check_name: str) -> str:
-    """The check's section, or the dbt tests' section for a dbt test (they are documented in the models)."""
-    return runbook_url(check_name if check_name in runbook_sections() else "dbt_tests")
+    """Where the check's section is (see runbook_url), a dbt test's being the dbt tests' section."""
+    return runbook_url(_section_of(check_name))
 
 
 @dataclass
