@@ -4,22 +4,17 @@ from ops_checks.feed_arrival import SAMPLE, Thresholds
 from ops_checks.runbook import Finding
 
 KNOWN = """
-with known as (select distinct uscc from raw.saic_enterprise where _period <= %(period)s),
-org as (select substr(uscc, 9, 9) as org_code, count(*) as n from known group by 1)
+with known as (select distinct uscc from raw.saic_enterprise where _period <= %(period)s)
 """
 REFERENCES_SQL = {
-    # R9: an 18-character taxpayer_id is a USCC; a 15-character legacy id resolves by its organisation code
-    # to exactly one enterprise, else it is unresolved.
+    # A voucher names its enterprise by USCC (18 characters). A legacy 15-character 税务登记号 is attributed
+    # by R9 in one place, intermediate.int_tax_vouchers_resolved, whose test legacy_taxpayer_ids_resolved
+    # reports the ones that resolve to no or several enterprises: here they are only counted.
     "tax_payment": KNOWN
     + """
-select t._line, t.voucher_no, t.taxpayer_id,
-       case when length(t.taxpayer_id) = 18 then 'unknown_enterprise'
-            when coalesce(org.n, 0) = 0 then 'unknown_legacy_id' else 'ambiguous_legacy_id' end as why
-from raw.tax_payment t
-left join known on length(t.taxpayer_id) = 18 and known.uscc = t.taxpayer_id
-left join org on length(t.taxpayer_id) = 15 and org.org_code = substr(t.taxpayer_id, 7, 9)
-where t._period = %(period)s
-  and ((length(t.taxpayer_id) = 18 and known.uscc is null) or (length(t.taxpayer_id) = 15 and coalesce(org.n, 0) <> 1))
+select t._line, t.voucher_no, t.taxpayer_id, 'unknown_enterprise' as why
+from raw.tax_payment t left join known on known.uscc = t.taxpayer_id
+where t._period = %(period)s and length(t.taxpayer_id) <> 15 and known.uscc is null
 order by t._line
 """,
     "saic_shareholder": KNOWN
@@ -35,11 +30,12 @@ from raw.stats_indicator s left join known on known.uscc = s.uscc
 where s._period = %(period)s and known.uscc is null order by s._line
 """,
 }
+LEGACY_IDS_SQL = "select count(*) from raw.tax_payment where _period = %s and length(taxpayer_id) = 15"
 
 
 def references_known(conn, feed: str, partition_key: str, t: Thresholds) -> Finding:
-    """Records naming an enterprise no saic_enterprise delivery up to this month knows (vouchers: also
-    legacy ids that resolve to none or several, R9), as a share of the month's records."""
+    """Records naming an enterprise no saic_enterprise delivery up to this month knows, as a share of the
+    month's records (vouchers with a legacy id: counted, attributed later by R9)."""
     total = conn.execute(f"select count(*) from raw.{feed} where _period = %s", [partition_key]).fetchone()[0]
     rows = conn.execute(REFERENCES_SQL[feed], {"period": partition_key}).fetchall()
     by_why: dict[str, int] = {}
@@ -54,6 +50,8 @@ def references_known(conn, feed: str, partition_key: str, t: Thresholds) -> Find
         "threshold": t.unknown_share,
         **by_why,
     }
+    if feed == "tax_payment":
+        facts["legacy_ids"] = conn.execute(LEGACY_IDS_SQL, [partition_key]).fetchone()[0]
     sample = [{"line": line, "record": ref, "enterprise": who, "why": why} for line, ref, who, why in rows[:SAMPLE]]
     ok = share <= t.unknown_share
     problem = None if ok else f"{share:.2%} of the records name enterprises the feeds do not know"

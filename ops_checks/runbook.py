@@ -38,8 +38,12 @@ def runbook_sections() -> tuple[str, ...]:
 
 
 def _section_of(check_name: str) -> str:
-    """The check's own section, or the dbt tests' section for a dbt test (they are documented in the models)."""
-    return check_name if check_name in _sections() else "dbt_tests"
+    """The check's own section; a family's (`## tax_conserved` for the dbt tests `tax_conserved_*`); else the
+    dbt tests' section for a dbt test (they are documented in the models)."""
+    if check_name in _sections():
+        return check_name
+    family = [name for name in _sections() if check_name.startswith(f"{name}_")]
+    return max(family, key=len) if family else "dbt_tests"
 
 
 def runbook_text(check_name: str) -> str:

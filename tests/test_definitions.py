@@ -35,6 +35,17 @@ def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
     assert "raw/tax_payment:no_voucher_from_an_earlier_delivery" in checks
     assert "intermediate/int_tax_vouchers_resolved:legacy_taxpayer_ids_resolved" in checks  # R9 report
     assert "marts/dim_enterprise:unique_dim_enterprise_uscc" in checks
+    # 守恒 as dbt tests, each on the model whose build makes both sides current (the tax facts: their own run)
+    assert {c for c in checks if ":tax_conserved_" in c} == {
+        "intermediate/int_tax_vouchers_resolved:tax_conserved_resolved_vouchers",
+        "intermediate/int_tax_vouchers_resolved:tax_conserved_resolved_amount",
+        "marts/mart_laiou_summary_year:tax_conserved_in_summary",
+        *(
+            f"marts/mart_laiou_by_{split}_year:tax_conserved_by_{split}"
+            for split in ("province", "district", "industry")
+        ),
+        "marts/fct_tax_monthly:tax_conserved_in_facts",
+    }
 
 
 def test_jobs_and_the_arrival_sensor_exist():

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -138,6 +139,9 @@ def test_orphan_records_fail_references_by_exactly_the_injected_count(zones, fee
     rows = manifest(zones["clean"][0], feed, "201809")["rows"]
     assert faulty.facts["unresolved"] - clean.facts["unresolved"] == round(rows * 0.05)
     assert faulty.sample and all(s["why"] for s in faulty.sample)
+    if feed == "tax_payment":  # legacy ids are counted, left to R9 (int_tax_vouchers_resolved) to attribute
+        ids = pd.read_csv(Delivery(feed, "201809").csv_path(zones["clean"][0]), dtype=str).taxpayer_id
+        assert clean.facts["legacy_ids"] == (ids.str.len() == 15).sum() > 0
 
 
 def test_repeated_vouchers_are_reported_with_their_first_delivery(zones):

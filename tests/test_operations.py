@@ -4,8 +4,10 @@ monthly inspection report and annual summary, and the purge of old run history."
 import json
 import os
 import shutil
+import subprocess
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -26,10 +28,10 @@ from ops_checks import backups
 from ops_checks.annual_summary import build_annual_summary
 from ops_checks.incidents import incident_watch
 from ops_checks.inspection_report import build_monthly_report, save_monthly
-from ops_checks.marts import tax_conserved
 from ops_checks.operations import inspection_tags, purge_history
 from ops_checks.report_files import write_report
-from ops_checks.runbook import runbook_sections
+from ops_checks.runbook import runbook_for, runbook_sections
+from tests.marts_access import dbt_command
 from tests.recorder import Recorder, SmtpRecorder
 
 
@@ -51,6 +53,23 @@ def _ingest(month: str):
     job = defs().resolve_job_def("ingest_feeds")
     return job.execute_in_process(
         partition_key=month, instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET
+    )
+
+
+def _conservation_failures(test: str, tmp_path: Path) -> list[tuple]:
+    """Runs one of dbt's tests tax_conserved_* and returns its failing rows: (group, model minus compared)."""
+    argv, env = dbt_command(warehouse.database_url(), tmp_path, "test", "--select", test, "--store-failures")
+    done = subprocess.run(argv, env=env, cwd=settings.DBT_PROJECT_DIR, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stdout[-2000:]
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    results = [r for r in results if r["unique_id"].startswith("test.")]  # not the project's hooks
+    assert [r["status"] for r in results] in (["pass"], ["fail"])
+    return (
+        sql(  # the rows dbt stored for the test (store_failures: a table named after it)
+            f"select grp, model_total - compared_total from {results[0]['relation_name']} order by 1"
+        )
+        if results[0]["status"] == "fail"
+        else []
     )
 
 
@@ -96,7 +115,7 @@ def test_a_failed_check_opens_one_incident_alerts_once_and_resolves_when_it_pass
     assert [a["event"] for a in webhook.bodies()] == ["opened", "opened", "resolved", "resolved"]
 
 
-def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_landing, capsys):
+def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_landing, capsys, tmp_path):
     shutil.copytree(small_landing, laiou_env["landing"])
     with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
         ensure_current(conn)  # then a raw table drifts from the contract
@@ -113,30 +132,26 @@ def test_an_error_check_stops_the_build_until_it_passes_again(laiou_env, small_l
     assert sql("select count(*) from audit.incident where severity = 'ERROR' and resolved_at is null") == [(0,)]
     assert sql("select count(*) > 0 from marts.dim_enterprise") == [(True,)]
     assert sql("select count(*) from audit.incident where subject like '%schema_as_contract'") == [(3,)]
-    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
-        assert tax_conserved(conn).passed
-        dropped = conn.execute(  # a fact row lost between the layers
-            "delete from marts.fct_tax_monthly where ctid = (select min(ctid) from marts.fct_tax_monthly) "
-            "returning extract(year from tax_month)::int, amount_yuan"
-        ).fetchone()
-        broken = tax_conserved(conn)
-    assert not broken.passed and f"{dropped[0]}: 来沪 tax" in broken.facts["problem"]
-    with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
-        conn.execute(  # a resolved voucher of an enterprise that is not 来沪 lost: staging and intermediate differ
-            "delete from intermediate.int_tax_vouchers_resolved where ctid = (select min(v.ctid) from "
-            "intermediate.int_tax_vouchers_resolved v left join marts.dim_enterprise e on e.uscc = v.enterprise_uscc "
-            "where e.laiou_kind is distinct from 'direct' and e.laiou_kind is distinct from 'branch')"
-        )
-        assert ": staging " in tax_conserved(conn).facts["problem"]
-        # A tax delivery loaded after the resolved vouchers were built: staging already shows it, intermediate
-        # will after the next build. Not a loss: said, not failed.
-        conn.execute(
-            "insert into audit.load_log (feed, period, file, started_at, outcome) "
-            "values ('tax_payment', '2018-12-01', 'a later delivery', now(), 'loaded')"
-        )
-        later = tax_conserved(conn)
-    assert ": staging " not in later.facts["problem"] and f"{dropped[0]}: 来沪 tax" in later.facts["problem"]
-    assert later.facts["staged_vs_resolved"].startswith("not compared: a tax delivery loaded at")
+    # 守恒: dbt's conservation tests pass on the built warehouse, and each names the month or year that loses tax
+    assert _conservation_failures("tax_conserved_in_facts", tmp_path) == []
+    dropped = sql(  # a fact row lost between the layers
+        "delete from marts.fct_tax_monthly where ctid = (select min(ctid) from marts.fct_tax_monthly "
+        "where amount_yuan <> 0) returning tax_month, amount_yuan"
+    )[0]
+    assert _conservation_failures("tax_conserved_in_facts", tmp_path) == [
+        (dropped[0], -dropped[1])  # the month, the facts short of the counted tax by the row's amount
+    ]
+    lost = sql(  # a resolved voucher lost: its tax year has one voucher fewer than staging
+        "delete from intermediate.int_tax_vouchers_resolved where ctid = (select min(ctid) from "
+        "intermediate.int_tax_vouchers_resolved) returning extract(year from tax_month)::int"
+    )[0][0]
+    assert _conservation_failures("tax_conserved_resolved_vouchers", tmp_path) == [(lost, -1)]
+    year = sql(
+        "update marts.mart_laiou_by_district_year set tax_wan = tax_wan + 0.01 where ctid = "
+        "(select min(ctid) from marts.mart_laiou_by_district_year) returning year"
+    )[0][0]
+    assert _conservation_failures("tax_conserved_by_district", tmp_path) == [(year, Decimal("0.010000"))]
+    assert _conservation_failures("tax_conserved_by_province", tmp_path) == []
     # laiou run also made a proven backup, the reports of the delivered months (dated by the data) and,
     # the data ending in December, the year's summary of all of them
     assert sql("select outcome, restore_outcome from audit.backup") == [("ok", "equal")]
@@ -250,11 +265,14 @@ def test_every_check_and_schedule_is_defined_with_a_runbook_section():
         key.name
         for checks in definitions.asset_checks
         for key in checks.check_keys
-        if key.asset_key.path[0] in ("raw", "operations")
-        or key.name in ("access_as_warehouse_md_says", "tax_conserved_across_layers")
+        if key.asset_key.path[0] in ("raw", "operations") or key.name == "access_as_warehouse_md_says"
     }
     assert ours <= set(runbook_sections())
-    assert len(ours) == 10
+    assert len(ours) == 9
+    conserved = {  # dbt's tests, one runbook section for the family
+        key.name for key in definitions.resolve_asset_graph().asset_check_keys if key.name.startswith("tax_conserved_")
+    }
+    assert len(conserved) == 7 and {runbook_for(name) for name in conserved} == {"docs/runbook.md#tax_conserved"}
     schedules = {s.name for s in repo.schedule_defs}
     assert not {"monthly_ingest", "monthly_build", "monthly_tax_facts"} & schedules  # arrivals and automation do it
     assert {

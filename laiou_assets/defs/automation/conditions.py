@@ -60,7 +60,7 @@ BUILD_LATEST_MONTH_WHEN_UPDATED = (
 # A month of the tax facts builds only after the models it reads were rebuilt (which happens only once
 # every feed is loaded and none has failed), not when it is merely missing: it reads the enterprises'
 # classification and the resolved vouchers, and a tax month built from them while a load runs would not
-# add up with the staged vouchers (the tax_conserved_across_layers check). Requested in the same tick as
+# add up with the staged vouchers (dbt's test tax_conserved_in_facts). Requested in the same tick as
 # those models, its run (a backfill) could start first: it waits for the next tick.
 BUILD_TAX_MONTH_WHEN_UPDATED = (
     AC.any_deps_updated().since(AC.newly_requested() | AC.newly_updated())
