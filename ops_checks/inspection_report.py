@@ -25,7 +25,7 @@ from ops_checks.events import check_evaluations, runs_ended_after
 from ops_checks.feed_arrival import Thresholds, due_at
 from ops_checks.feeds import checks_of
 from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
-from ops_checks.report_files import Report, Section, mib
+from ops_checks.report_files import Heading, Report, Section, mib
 from ops_checks.runbook import runbook_for
 
 SHANGHAI = ZoneInfo(TIMEZONE)
@@ -115,17 +115,36 @@ def _meaning(check_name: str) -> str:
     return (meaning(check_name) or "")[:200]
 
 
-def _checks(instance, data_month: str) -> tuple[list[list], dict]:
-    rows = []
-    for (check, partition), r in sorted(latest_check_results(instance).items()):
+# The layers in the order data flows through them, each named for the table's group heading.
+LAYERS = {
+    "raw": "数据源 feed",
+    "staging": "标准化 staging",
+    "intermediate": "中间层 intermediate",
+    "marts": "集市 mart",
+    "operations": "运维 operations",
+}
+
+
+def _checks(instance, data_month: str) -> tuple[list[list | Heading], dict]:
+    """The checks grouped by the feed or mart they check, in the order of the layers; failures first."""
+    by_asset: dict[str, list[list]] = {}
+    for (check, partition), r in latest_check_results(instance).items():
         if partition not in ("", data_month):
             continue
         verdict = "passed 通过" if r["passed"] else f"FAILED 未通过 ({r['severity']})"
         said = r["problem"][:200] if not r["passed"] else _meaning(r["name"])
-        rows.append([check, partition[:7] or "—", verdict, said, runbook_for(r["name"])])
-    rows.sort(key=lambda r: not r[2].startswith("FAILED"))  # failures first, then by name (a stable sort)
-    failed = sum(1 for r in rows if r[2].startswith("FAILED"))
-    return rows, {"checks": len(rows), "checks_failed": failed}
+        asset = check.rsplit(":", 1)[0]
+        by_asset.setdefault(asset, []).append([r["name"], partition[:7] or "—", verdict, said, runbook_for(r["name"])])
+    order = list(LAYERS)
+    rows: list[list | Heading] = []
+    for asset in sorted(by_asset, key=lambda a: (order.index(a.split("/")[0]) if a.split("/")[0] in order else 99, a)):
+        layer, _, name = asset.partition("/")
+        label = FEEDS[name].label if layer == "raw" and name in FEEDS else LAYERS.get(layer)
+        rows.append(Heading(f"{asset} — {label}" if label else asset))
+        rows += sorted(by_asset[asset], key=lambda r: (not r[2].startswith("FAILED"), r[0]))
+    results = [r for checks in by_asset.values() for r in checks]
+    failed = sum(1 for r in results if r[2].startswith("FAILED"))
+    return rows, {"checks": len(results), "checks_failed": failed}
 
 
 def _incidents(conn, since: datetime | None, now: datetime) -> tuple[list[list], dict]:

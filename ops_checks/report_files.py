@@ -16,12 +16,19 @@ from laiou_assets import settings
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+@dataclass(frozen=True)
+class Heading:
+    """A row of a table that heads the rows below it (a group: the feed or mart a check belongs to)."""
+
+    text: str
+
+
 @dataclass
 class Section:
     title: str
     text: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
-    rows: list[list] = field(default_factory=list)
+    rows: list[list | Heading] = field(default_factory=list)
     chart: str | None = None  # file name under charts/
 
 
@@ -48,6 +55,7 @@ def _templates(autoescape: bool) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["cell"] = cell
+    environment.tests["heading"] = lambda row: isinstance(row, Heading)
     return environment
 
 

@@ -29,7 +29,7 @@ from ops_checks.annual_summary import build_annual_summary
 from ops_checks.incidents import incident_watch
 from ops_checks.inspection_report import build_monthly_report, save_monthly
 from ops_checks.operations import inspection_tags, purge_history
-from ops_checks.report_files import write_report
+from ops_checks.report_files import Heading, write_report
 from ops_checks.runbook import runbook_for, runbook_sections
 from tests.marts_access import dbt_command
 from tests.recorder import Recorder, SmtpRecorder
@@ -217,10 +217,16 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
     quarantine = next(s for s in report.sections if s.title.startswith("隔离行"))
     assert {(feed, reason): n for feed, reason, n in quarantine.rows} == by_reason
     checks = next(s for s in report.sections if s.title.startswith("检查结果"))
-    assert any("stats_indicator" in row[0] for row in checks.rows) is False  # stats 2018-11 never loaded: no check ran
-    assert any(
-        row[0] == "raw/tax_payment:reconciles_with_manifest" and row[2].startswith("passed") for row in checks.rows
-    )
+    groups, group = {}, None  # the checks grouped under a heading per feed or mart
+    for row in checks.rows:
+        if isinstance(row, Heading):
+            group = groups.setdefault(row.text, [])
+        else:
+            group.append(row)
+    assert not [g for g in groups if "stats_indicator" in g]  # stats 2018-11 never loaded: no check ran
+    tax = groups["raw/tax_payment — 税收入库信息 / tax payments"]
+    assert any(row[0] == "reconciles_with_manifest" and row[2].startswith("passed") for row in tax)
+    assert [g.split(" — ")[0] for g in groups][:3] == ["raw/saic_enterprise", "raw/saic_shareholder", "raw/tax_payment"]
 
     md, page, preview = write_report(
         report, Path(laiou_env["LAIOU_HOME"]) / "reports" / "2018-11", "inspection_2018-11"
