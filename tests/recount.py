@@ -92,13 +92,13 @@ def indirect_enterprises(landing: Path) -> pd.DataFrame:
     candidates = set(ent[ent.ent_type != "2100"].uscc) - set(laiou.uscc)
     parents = largest[largest.uscc.isin(candidates) & (largest.investor_uscc != "")]
     parents = parents.merge(ent[["uscc", "reg_date"]], on="uscc")[["uscc", "investor_uscc", "invest_date", "reg_date"]]
-    above = laiou[["uscc", "since"]]
+    above = laiou[["uscc", "since"]].assign(root=laiou.uscc)
     found = []
     for n in range(2, 6):  # direct and branch are level 1; a level-6 candidate is not 来沪
         level = parents.merge(above.rename(columns={"uscc": "investor_uscc", "since": "parent_since"}))
         level = level.assign(level=n, since=level[["reg_date", "invest_date", "parent_since"]].max(axis=1))
-        above = level[["uscc", "since"]]
-        found.append(level[["uscc", "level", "since"]])
+        above = level[["uscc", "since", "root"]]
+        found.append(level[["uscc", "level", "since", "root"]])  # root: the level-1 enterprise of the chain
     return pd.concat(found, ignore_index=True)
 
 
@@ -187,3 +187,65 @@ def summary_by_year(landing: Path) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+RETIRED = {"310103": "310101", "310108": "310106", "310119": "310115", "310230": "310151"}  # R2
+
+
+def by_investor_year(landing: Path) -> dict[tuple[int, str, str | None], dict]:
+    """(year, province 2 digits, investor USCC or None for 其他投资者) → mart_laiou_by_investor_year's row (R15)."""
+    ent, largest = current_enterprises(landing)
+    laiou = _direct_and_branch(ent, largest).merge(ent[["uscc", "district_code", "parent_uscc"]], on="uscc")
+    laiou["district"] = laiou.district_code.map(lambda d: RETIRED.get(d, d))
+    top = largest.set_index("uscc")
+
+    def investor_of(r) -> str | None:  # of a level-1 enterprise: a branch's parent, a direct one's largest investor
+        if r.kind == "branch":
+            return r.parent_uscc
+        i = top.loc[r.uscc]
+        return i.investor_uscc if i.investor_type == "E" and valid_uscc(i.investor_uscc) else None
+
+    laiou["investor"] = [investor_of(r) for r in laiou.itertuples()]
+    indirect = indirect_enterprises(landing).merge(
+        laiou[["uscc", "province", "investor"]].rename(columns={"uscc": "root"}), on="root"
+    )
+    rows = read_feed(landing, "saic_shareholder")
+    rows = rows[(rows.investor_type == "E") & rows.investor_uscc.map(valid_uscc)]
+    names = rows.sort_values(["record_date", "_period", "_line"]).groupby("investor_uscc").investor_name.last()
+    tax = counted_tax(landing, laiou)
+    keys = {
+        (p, i if isinstance(i, str) else None)
+        for df in (laiou, indirect)
+        for p, i in zip(df.province, df.investor, strict=True)
+    }
+    out = {}
+    for y in delivered_years(landing):
+        end = f"{y}-12-31"
+        year_tax = (
+            tax[tax.tax_period.str[:4] == str(y)]
+            .groupby("uscc")
+            .amount.agg(lambda a: sum((Decimal(v) for v in a), Decimal(0)))
+        )
+        for prov, investor in keys:
+            group, chains = _of(laiou, prov, investor), _of(indirect, prov, investor)
+            cum = group[group.since <= end]
+            active = cum[(cum.status == "1") | (cum.status_date > end)]
+            indirect_cum = int((chains.since <= end).sum())
+            if len(cum) + indirect_cum == 0:
+                continue  # an investor appears once it has a cumulative enterprise of any kind
+            out[(y, prov, investor)] = {
+                "investor_name": "其他投资者" if investor is None else names.get(investor),
+                "cumulative": len(cum),
+                "active": len(active),
+                "new": int((group.since.str[:4] == str(y)).sum()),
+                "exited": int((group.status.isin(["2", "3", "4"]) & (group.status_date.str[:4] == str(y))).sum()),
+                "indirect_cumulative": indirect_cum,
+                "districts_active": active.district.nunique(),
+                "tax_wan": sum((year_tax.get(u, Decimal(0)) for u in group.uscc), Decimal(0)) / Decimal(10000),
+            }
+    return out
+
+
+def _of(df: pd.DataFrame, prov: str, investor: str | None) -> pd.DataFrame:
+    """The rows of one investor (None: 其他投资者) of one source province."""
+    return df[(df.province == prov) & (df.investor.isna() if investor is None else df.investor == investor)]

@@ -13,7 +13,7 @@ import psycopg
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.running import run_everything
 from tests.deliveries import write
-from tests.recount import by_province_year, laiou_enterprises, summary_by_year
+from tests.recount import by_investor_year, by_province_year, laiou_enterprises, summary_by_year
 
 
 def query(sql: str) -> pd.DataFrame:
@@ -85,6 +85,31 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     )
     for r in shares.itertuples():  # R14: shares of one year add up to 1, up to their rounding to 10 places
         assert abs(r.s - 1) <= r.n * Decimal("0.5e-10")
+
+    # Investors by year (R15), row by row against the recount, with each case the rule names in the data.
+    expected_investors = by_investor_year(landing)
+    mart = query("select * from marts.mart_laiou_by_investor_year")
+    actual_investors = {
+        (r.year, r.source_province_code[:2], None if pd.isna(r.investor_uscc) else r.investor_uscc): {
+            k: None if pd.isna(getattr(r, k)) else getattr(r, k) for k in next(iter(expected_investors.values()))
+        }
+        for r in mart.itertuples()
+    }
+    assert len(mart) == len(actual_investors)  # one row per investor, province and year
+    for key, value in expected_investors.items():
+        assert actual_investors.get(key) == value, key
+    assert actual_investors.keys() == expected_investors.keys()
+    rows = expected_investors.values()
+    assert any(k[2] is None and v["cumulative"] > 0 for k, v in expected_investors.items())  # natural persons…
+    assert any(v["cumulative"] > 1 and v["investor_name"] for v in rows)  # a group of several enterprises
+    assert any(v["investor_name"] is None for v in rows)  # a branch's parent, known only as that
+    assert any(v["indirect_cumulative"] > 0 for v in rows)  # an indirect chain's root investor
+    national = query(  # national-level investors (100000, R5: no province) lead to no 来沪 enterprise
+        "select distinct investor_uscc from staging.stg_feeds__shareholder_records "
+        "where substr(investor_uscc, 3, 6) = '100000'"
+    ).investor_uscc
+    assert len(national) > 0 and not set(national) & set(mart.investor_uscc.dropna())
+    assert not mart.investor_name.fillna("").str.contains("*", regex=False).any()  # no natural person's name
 
     # fct_tax_monthly is incremental by tax month: a partition's run rebuilds that month and no other.
     facts = query("select tax_month, sum(amount_yuan) as s from marts.fct_tax_monthly group by 1 order by 1")

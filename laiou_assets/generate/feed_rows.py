@@ -19,6 +19,8 @@ from laiou_assets.generate.weights import (
     CONTROLLER_P,
     FOREIGN,
     FOREIGN_E,
+    GROUP_ID_BASE,
+    GROUP_SHARE,
     MINOR_P,
     MONTH_SEASON,
     NATIONAL_E,
@@ -83,6 +85,28 @@ def taxpayer_ids(rng, ids, who, uscc, legacy_id, legacy_share) -> np.ndarray:
     return out
 
 
+def _unit(ids: np.ndarray) -> np.ndarray:
+    """A number in [0, 1) fixed by each id (golden-ratio hashing): choices that draw nothing from the random
+    streams, so that adding them left every other generated value as it was."""
+    return (ids * 0.6180339887498949) % 1.0
+
+
+def investor_groups(row_ids, province, list_date, population: int) -> tuple[np.ndarray, np.ndarray]:
+    """投资集团 (R15): investors of other provinces that invest in many Shanghai enterprises. Each row joins one
+    of its province's groups (more groups in a larger population; the first ones the largest), whose USCC and
+    name it carries; half of the groups were renamed (控股 → 控股集团) in 2017, so the name is the latest row's."""
+    groups = max(10, population // 2000)
+    rank = np.floor(groups * ((_unit(row_ids) - (1 - GROUP_SHARE)) / GROUP_SHARE) ** 2).astype(np.int64)
+    number = province.astype("<U2").astype(np.int64) * 1_000_000 + rank
+    group_uscc = make_uscc(GROUP_ID_BASE + number, province)
+    name = rank * 67 + number // 1_000_000  # names vary with the province too
+    n_words = len(WORDS)
+    first, second = WORDS[name % n_words], WORDS[(name // n_words + name + 1) % n_words]
+    base = np.char.add(np.char.add(first, second), TRADES[(name // n_words**2 + name) % len(TRADES)])
+    renamed = (rank % 2 == 0) & (list_date >= np.datetime64("2017-01-01"))
+    return group_uscc, np.char.add(base, np.where(renamed, "控股集团有限公司", "控股有限公司"))
+
+
 def investor_rows(
     rng, extra, ids, owners, list_date, initial, laiou, uscc, capital_cents, largest_owner
 ) -> pd.DataFrame:
@@ -138,7 +162,8 @@ def investor_rows(
     region_code = np.where(largest & (klass == OTHER_P), region, region_code)  # a 来沪 person's province is known
     country = np.where(klass == FOREIGN_E, _choice(rng, FOREIGN, total), "CHN")
     inv_region = np.where(klass == NATIONAL_E, "100000", region)
-    inv_uscc = make_uscc(ids.take(total), inv_region)
+    row_ids = ids.take(total)
+    inv_uscc = make_uscc(row_ids, inv_region)
     # Half of the Shanghai enterprise investors are enterprises of this same population (chains, R10).
     own = np.flatnonzero((klass == SH_E) & (rng.random(total) < 0.5))
     inv_uscc[own] = uscc[rng.integers(0, len(uscc), len(own))]
@@ -154,6 +179,10 @@ def investor_rows(
         ),
     )
     ld = list_date[row_owner]
+    grouped = (klass == OTHER_E) & (_unit(row_ids) >= 1 - GROUP_SHARE)
+    group_uscc, group_name = investor_groups(row_ids[grouped], province[grouped], ld[grouped], len(uscc))
+    inv_name = inv_name.astype(object)  # a group's name is longer than the others' fixed width
+    inv_uscc[grouped], inv_name[grouped] = group_uscc, group_name
     early = initial[row_owner] & (rng.random(total) < 0.15)  # invested before the registration date (R7 clamps)
     invest_date = np.where(early, ld - rng.integers(1, 400, total).astype("timedelta64[D]"), ld)
     return pd.DataFrame(

@@ -4,17 +4,20 @@
   only_model_groups: compare the model's groups only (a yearly mart starts at the first delivered month,
   warehouse.md, so earlier tax years are in the facts and in no mart). tolerance: an SQL expression over
   `n_rows`, the model's rows in the group (rows rounded one by one add up to within half a unit each).
+  window: a month column; both sides are then compared over the run's tax months only (macro tax_window).
 #}
-{% test totals_match(model, group_by, measure, to, to_group_by=none, to_measure=none, tolerance='0', only_model_groups=false) %}
+{% test totals_match(model, group_by, measure, to, to_group_by=none, to_measure=none, tolerance='0', only_model_groups=false, window=none) %}
 with ours as (
     select {{ group_by }} as grp, {{ measure }} as total, count(*) as n_rows
     from {{ model }}
+    {% if window %}where {{ tax_window(window) }}{% endif %}
     group by 1
 ),
 
 theirs as (
     select {{ to_group_by or group_by }} as grp, {{ to_measure or measure }} as total
     from {{ to }}
+    {% if window %}where {{ tax_window(window) }}{% endif %}
     group by 1
 )
 

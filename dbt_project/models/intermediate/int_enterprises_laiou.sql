@@ -32,6 +32,8 @@ final as (
         case when classified.laiou_kind is not null then 1 else indirect.laiou_level end as laiou_level,
         coalesce(classified.source_province_code, indirect.source_province_code) as source_province_code,
         coalesce(classified.laiou_since, indirect.laiou_since) as laiou_since,
+        -- the level-1 enterprise a 来沪 enterprise is 来沪 through: itself, or an indirect one's root (R10, R15)
+        case when classified.laiou_kind is not null then classified.uscc else indirect.root_uscc end as root_uscc,
         coalesce(classified.laiou_kind in ('direct', 'branch'), false) as is_headline
     from classified
     left join indirect on indirect.uscc = classified.uscc

@@ -1,7 +1,12 @@
 -- One row per Shanghai enterprise with its 来沪 classification (warehouse.md): R7, R8 and R10, as
--- int_enterprises_laiou decided it, with the names of its district and source province.
+-- int_enterprises_laiou decided it, with the names of its district and source province, the level-1
+-- enterprise an indirect one is 来沪 through and its investor (R15, int_laiou_investors).
 with enterprises as (
     select * from {{ ref('int_enterprises_laiou') }}
+),
+
+investors as (
+    select * from {{ ref('int_laiou_investors') }}
 ),
 
 districts as (
@@ -30,8 +35,12 @@ final as (
         enterprises.laiou_level::integer as laiou_level,
         enterprises.source_province_code::text as source_province_code,
         provinces.province_name::text as source_province_name,
-        enterprises.laiou_since::date as laiou_since
+        enterprises.laiou_since::date as laiou_since,
+        enterprises.root_uscc::text as laiou_root_uscc,
+        investors.investor_uscc::text as investor_uscc,
+        investors.investor_name::text as investor_name
     from enterprises
+    left join investors on investors.uscc = enterprises.uscc
     left join districts on districts.district_code = enterprises.district_code
     left join provinces on provinces.province_code = enterprises.source_province_code
 )
