@@ -33,4 +33,8 @@ KIND_TAG = "laiou/kind"  # load | build: what a run does, for the UI's filters
 TRIGGER_TAG = "laiou/trigger"  # arrival: a run the arrival sensor asked for
 FEEDS_TAG = "laiou/feeds"  # the feeds a load run loads, comma-separated
 ARRIVAL_TAG = "laiou/arrival"  # the deliveries a load run was asked for (a digest of their manifests)
+# Dagster's hidden tag naming a run's code location, which the UI's job pages and timeline filter on. Runs the
+# daemon launches carry it; laiou's in-process runs (laiou run, demo) set it so that the UI lists them too.
+REPOSITORY_TAG = ".dagster/repository"
+REPOSITORY_LABEL = "__repository__@laiou"  # the Definitions' repository @ the location (workspace.yaml)
 PROCESS_TAG = "laiou/process"  # host:pid:start of the process running it in-process, to tell when it is gone

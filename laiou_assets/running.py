@@ -23,7 +23,7 @@ from laiou_assets.generate.weights import EXPECTED_WARNINGS
 from laiou_assets.ingest import arrivals
 from laiou_assets.ingest.landing import Delivery, scan
 from laiou_assets.ingest.loader import clean_stale_scratch, record_dead_attempts
-from laiou_assets.keys import PROCESS_TAG, raw_asset_key
+from laiou_assets.keys import PROCESS_TAG, REPOSITORY_LABEL, REPOSITORY_TAG, raw_asset_key
 from laiou_assets.partitions import TIMEZONE
 from laiou_assets.report import summary_table
 from ops_checks.incidents import blocking_incidents, process_events
@@ -108,7 +108,7 @@ def run_everything(
 
     definitions = defs()
     ingest = definitions.resolve_job_def("ingest_feeds")
-    ours = {PROCESS_TAG: process_token(os.getpid())}
+    ours = {PROCESS_TAG: process_token(os.getpid()), REPOSITORY_TAG: REPOSITORY_LABEL}
     failures: list[str] = []
     started = time.perf_counter()
     _say(f"full log (dbt, Dagster): {building.run_log()}")
@@ -305,7 +305,9 @@ def _record_incidents(instance) -> list[tuple[str, str, str]]:
     with warehouse.connect() as conn:
         changes = process_events(instance, conn, log=lambda msg: None)
         if changes["opened"] or changes["resolved"]:
-            _say(f"incidents: {changes['opened']} opened, {changes['resolved']} resolved (audit.incident)")
+            checks = changes["opened_checks"]
+            which = f" ({', '.join(f'{severity} {name}' for severity, name in checks)})" if checks else ""
+            _say(f"incidents: {changes['opened']} opened{which}, {changes['resolved']} resolved (audit.incident)")
         return blocking_incidents(conn)
 
 

@@ -187,6 +187,15 @@ def laiou_home() -> Path:
     return current().home
 
 
+def shown(path: Path | str) -> str:
+    """A file laiou wrote, as the UI and messages show it: under `$LAIOU_HOME/` when it is there, so that it
+    names the same place on every machine (the UI would render a bare path as a dead link)."""
+    try:
+        return f"$LAIOU_HOME/{Path(path).resolve().relative_to(laiou_home().resolve())}"
+    except ValueError:
+        return str(path)
+
+
 def landing_dir() -> Path:
     return current().landing_dir
 

@@ -41,15 +41,18 @@ def access_problems(conn) -> tuple[list[str], dict]:
     return problems, state
 
 
+ACCESS_CHECK = (
+    "权限 / the marts are readable by laiou_bi and the district roles and writable by neither; row-level "
+    "security is forced on dim_enterprise, fct_tax_monthly and fct_stats_monthly with the district and "
+    "all-rows policies (warehouse.md, Access). Re-checked after every build of the marts."
+)
+
+
 @dg.asset_check(
     asset=DIM_ENTERPRISE,
     name="access_as_warehouse_md_says",
     blocking=False,
-    description=(
-        "权限 / the marts are readable by laiou_bi and the district roles and writable by neither; row-level "
-        "security is forced on dim_enterprise, fct_tax_monthly and fct_stats_monthly with the district and "
-        "all-rows policies (warehouse.md, Access). Re-checked after every build of the marts."
-    ),
+    description=ACCESS_CHECK,
 )
 def access_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:

@@ -21,6 +21,12 @@ import psycopg
 from laiou_assets import migrations, settings, warehouse
 from ops_checks.runbook import Finding
 
+RESTORE_CHECK = (
+    "恢复验证 / every kept backup's file is unchanged (sha256 recorded at dump time), and the latest restores "
+    "into a scratch database (laiou_restore_check) with the same rows and content (a checksum per table) in "
+    "every table as when it was taken. ERROR."
+)
+
 RESTORE_DB = "laiou_restore_check"
 
 TABLES_SQL = r"""

@@ -33,8 +33,12 @@ def _ref_name(text: str) -> str:
 def meaning(test_name: str) -> str | None:
     """The sentence for a dbt test, or None when the name is not a dbt test."""
     node = _tests().get(test_name)
-    if node is None:
-        return None
+    return None if node is None else sentence(node)
+
+
+def sentence(node: dict) -> str:
+    """The sentence for a dbt test's manifest node: its description, else one made from its generic test."""
+    test_name = node["name"]
     if node.get("description"):
         return " ".join(node["description"].split())
     metadata = node.get("test_metadata") or {}
@@ -53,6 +57,8 @@ def meaning(test_name: str) -> str | None:
         return f"组合唯一 / ({', '.join(kwargs.get('columns', []))}) is unique in {model}"
     if kind == "expression_is_true":
         return f"条件 / every row of {model} satisfies {kwargs.get('expression')}"
+    if kind == "totals_match":
+        return f"守恒 / {model}'s totals by group equal {_ref_name(kwargs.get('to'))}'s"
     return f"dbt 测试 / {test_name} on {model}"
 
 

@@ -131,20 +131,23 @@ def _record(conn, incident: dict, failed: bool, log) -> str | None:
     return "resolved"
 
 
-def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None]) -> dict[str, int]:
+def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None]) -> dict:
     """Turn the runs that ended since last time, and their check evaluations, into incidents.
 
     Where it left off is kept in audit.incident_cursor (`runs`: the event that ended the last run seen),
     under a lock, so the sensor and `laiou run` can both call it and each evaluation is seen once
-    (re-reading an old failure would reopen a resolved incident). Returns {"opened": n, "resolved": n}.
+    (re-reading an old failure would reopen a resolved incident). Returns {"opened": n, "resolved": n,
+    "opened_checks": [(severity, check name), …]}.
     """
     migrations.ensure_current(conn)
-    changes = {"opened": 0, "resolved": 0}
+    changes = {"opened": 0, "resolved": 0, "opened_checks": []}
 
     def record(incident: dict, failed: bool) -> None:
         change = _record(conn, incident, failed, log)
         if change:
             changes[change] += 1
+        if change == "opened" and incident["kind"] == "check":
+            changes["opened_checks"].append((incident["severity"], incident["subject"].rsplit(":", 1)[-1]))
 
     with conn.transaction():
         runs_after = conn.execute("select runs from audit.incident_cursor for update").fetchone()[0]

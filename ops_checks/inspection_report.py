@@ -15,18 +15,20 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from laiou_assets import migrations
+from laiou_assets import migrations, settings
 from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, read_manifest
 from laiou_assets.partitions import TIMEZONE
 from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
+from ops_checks.access import ACCESS_CHECK
+from ops_checks.backups import RESTORE_CHECK
 from ops_checks.dbt_tests import failure_message, meaning
 from ops_checks.events import check_evaluations, runs_ended_after
 from ops_checks.feed_arrival import Thresholds, due_at
 from ops_checks.feeds import checks_of
 from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
-from ops_checks.report_files import Heading, Report, Section, mib
-from ops_checks.runbook import runbook_for
+from ops_checks.report_files import Heading, Link, Note, Report, Section, mib
+from ops_checks.runbook import runbook_for, runbook_text, section_of
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 
@@ -103,16 +105,31 @@ def latest_check_results(instance: dg.DagsterInstance) -> dict[tuple[str, str], 
 
 
 @cache
-def _feed_check_meanings() -> dict[str, str]:
-    return {check.name: check.description for feed in FEEDS for check in checks_of(feed)}
+def _own_check_meanings() -> dict[str, str]:
+    """The descriptions of laiou's own checks (the feeds', access and restore); the dbt tests have theirs."""
+    feed_checks = {check.name: check.description for feed in FEEDS for check in checks_of(feed)}
+    return {**feed_checks, "access_as_warehouse_md_says": ACCESS_CHECK, "restores_with_equal_row_counts": RESTORE_CHECK}
 
 
 def _meaning(check_name: str) -> str:
     """What a check checks, in its first sentence (中文 / English): a feed check's description, a dbt test's."""
-    own = _feed_check_meanings().get(check_name)
+    own = _own_check_meanings().get(check_name)
     if own:  # its first sentence, without the parenthesis of thresholds
         return own.split(". ")[0].split(" (")[0]
     return (meaning(check_name) or "")[:200]
+
+
+def _runbook_link(check_name: str) -> Link:
+    """To the check's runbook section: the office's published runbook (LAIOU_RUNBOOK_URL), else the copy of
+    the section at the end of the report itself, so that the link works in a browser and in an e-mail."""
+    section = section_of(check_name)
+    return Link(section, runbook_for(check_name) if settings.current().runbook_url else f"#runbook-{section}")
+
+
+def runbook_notes(rows: list) -> list[Note]:
+    """The runbook sections the check table links to, in the order they first appear."""
+    sections = dict.fromkeys(row[-1].text for row in rows if not isinstance(row, Heading))
+    return [Note(f"runbook-{name}", f"处置手册 / Runbook: {name}", runbook_text(name)) for name in sections]
 
 
 # The layers in the order data flows through them, each named for the table's group heading.
@@ -134,7 +151,9 @@ def _checks(instance, data_month: str) -> tuple[list[list | Heading], dict]:
         verdict = "passed 通过" if r["passed"] else f"FAILED 未通过 ({r['severity']})"
         said = r["problem"][:200] if not r["passed"] else _meaning(r["name"])
         asset = check.rsplit(":", 1)[0]
-        by_asset.setdefault(asset, []).append([r["name"], partition[:7] or "—", verdict, said, runbook_for(r["name"])])
+        by_asset.setdefault(asset, []).append(
+            [r["name"], partition[:7] or "—", verdict, said, _runbook_link(r["name"])]
+        )
     order = list(LAYERS)
     rows: list[list | Heading] = []
     for asset in sorted(by_asset, key=lambda a: (order.index(a.split("/")[0]) if a.split("/")[0] in order else 99, a)):
@@ -338,6 +357,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
             ],
             ["check 检查", "month 月份", "result 结果", "what it checks, or what failed 内容", "runbook 处置手册"],
             checks,
+            notes=runbook_notes(checks),
         ),
         Section(
             "事件 / Incidents",

@@ -14,7 +14,7 @@ from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 from ops_checks.annual_summary import build_annual_summary
-from ops_checks.backups import backup_dir, keep_count, restore_check, take_backup
+from ops_checks.backups import RESTORE_CHECK, backup_dir, keep_count, restore_check, take_backup
 from ops_checks.inspection_report import build_monthly_report, save_monthly
 from ops_checks.report_files import reports_dir, write_report
 from ops_checks.runbook import check_result
@@ -35,7 +35,7 @@ def warehouse_backup(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     context.log.info(f"backup {done['path']}: {done['bytes'] / 2**20:,.1f} MiB in {done['seconds']}s")
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(done["path"]),
+            "path": dg.MetadataValue.text(settings.shown(done["path"])),
             "bytes": done["bytes"],
             "tables": done["tables"],
             "rows": done["rows"],
@@ -48,11 +48,7 @@ def warehouse_backup(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 @dg.asset_check(
     asset=BACKUP,
     name="restores_with_equal_row_counts",
-    description=(
-        "恢复验证 / every kept backup's file is unchanged (sha256 recorded at dump time), and the latest restores "
-        "into a scratch database (laiou_restore_check) with the same rows and content (a checksum per table) in "
-        "every table as when it was taken. ERROR."
-    ),
+    description=RESTORE_CHECK,
 )
 def backup_restores(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     finding = restore_check(warehouse.url())
@@ -96,7 +92,7 @@ yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *",
         "月度巡检报告 / monthly inspection report of data month M (made on the 21st of M+1, once M's deliveries "
         "were due): M's deliveries received and missing, rows loaded and quarantined by reason, every check's "
         "result, incidents, database size and growth, backups, run durations and the use of the marts, with "
-        "charts; Markdown and HTML under $LAIOU_HOME/reports/<data month YYYY-MM>/."
+        "charts; Markdown and HTML under `$LAIOU_HOME/reports/<data month YYYY-MM>/`."
     ),
 )
 def monthly_inspection_report(
@@ -111,8 +107,8 @@ def monthly_inspection_report(
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(preview),
-            "html": dg.MetadataValue.path(str(page)),
-            "markdown": dg.MetadataValue.path(str(md)),
+            "html": dg.MetadataValue.text(settings.shown(page)),
+            "markdown": dg.MetadataValue.text(settings.shown(md)),
             "deliveries_missing": f["deliveries_missing"],
             "rows_quarantined": f["rows_quarantined"],
             "checks_failed": f["checks_failed"],
@@ -137,7 +133,7 @@ def annual_om_summary(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(preview),
-            "html": dg.MetadataValue.path(str(page)),
+            "html": dg.MetadataValue.text(settings.shown(page)),
             "monthly_reports": report.figures["reports"],
         }
     )

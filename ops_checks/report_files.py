@@ -23,6 +23,23 @@ class Heading:
     text: str
 
 
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links somewhere: a section of the report itself, or an address."""
+
+    text: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """A block of preformatted text with an anchor that links can point at (a runbook section)."""
+
+    anchor: str
+    title: str
+    body: str
+
+
 @dataclass
 class Section:
     title: str
@@ -30,6 +47,7 @@ class Section:
     headers: list[str] = field(default_factory=list)
     rows: list[list | Heading] = field(default_factory=list)
     chart: str | None = None  # file name under charts/
+    notes: list[Note] = field(default_factory=list)
 
 
 @dataclass
@@ -56,6 +74,7 @@ def _templates(autoescape: bool) -> jinja2.Environment:
     )
     environment.filters["cell"] = cell
     environment.tests["heading"] = lambda row: isinstance(row, Heading)
+    environment.tests["link"] = lambda value: isinstance(value, Link)
     return environment
 
 

@@ -37,7 +37,7 @@ def runbook_sections() -> tuple[str, ...]:
     return tuple(_sections())
 
 
-def _section_of(check_name: str) -> str:
+def section_of(check_name: str) -> str:
     """The check's own section; a family's (`## tax_conserved` for the dbt tests `tax_conserved_*`); else the
     dbt tests' section for a dbt test (they are documented in the models)."""
     if check_name in _sections():
@@ -48,12 +48,12 @@ def _section_of(check_name: str) -> str:
 
 def runbook_text(check_name: str) -> str:
     """The check's section of the runbook itself (Markdown), for results and reports that must stand alone."""
-    return _sections()[_section_of(check_name)]
+    return _sections()[section_of(check_name)]
 
 
 def runbook_for(check_name: str) -> str:
     """Where the check's section is (see runbook_url), a dbt test's being the dbt tests' section."""
-    return runbook_url(_section_of(check_name))
+    return runbook_url(section_of(check_name))
 
 
 @dataclass

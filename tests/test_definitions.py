@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import dagster as dg
 
 from laiou_assets.contract import FEEDS
@@ -42,7 +44,7 @@ def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
         "marts/mart_laiou_summary_year:tax_conserved_in_summary",
         *(
             f"marts/mart_laiou_by_{split}_year:tax_conserved_by_{split}"
-            for split in ("province", "district", "industry")
+            for split in ("province", "district", "industry", "investor")
         ),
         "marts/fct_tax_monthly:tax_conserved_in_facts",
     }
@@ -123,6 +125,25 @@ def test_every_asset_has_a_bilingual_description_and_a_group():
         if not bilingual.search(graph.get(key).description or "") or graph.get(key).group_name == "default"
     ]
     assert not missing, missing
+    # Markdown would swallow <placeholders> outside code spans; dbt's SQL stays under its own tab.
+    for key in graph.get_all_asset_keys():
+        text = re.sub(r"`[^`]*`", "", graph.get(key).description)
+        assert not re.search(r"<[A-Za-z][^>]*>", text) and "Raw SQL" not in text, key
+    # Every check says what it checks: the dbt tests in the sentence the reports use.
+    unsaid = [k.to_user_string() for k in graph.asset_check_keys if not graph.get_check_spec(k).description]
+    assert not unsaid, unsaid
     # The operations assets show what they read.
     for key in (["reports", "monthly_inspection_report"], ["operations", "warehouse_backup"], ["audit", "mart_usage"]):
         assert graph.get(dg.AssetKey(key)).parent_keys, key
+
+
+def test_in_process_runs_name_the_code_location_the_ui_filters_on():
+    """laiou run's runs carry the location's label, as the daemon's do, so the UI's job pages list them."""
+    import yaml
+
+    from laiou_assets.keys import REPOSITORY_LABEL
+
+    location = yaml.safe_load((Path(__file__).parents[1] / "workspace.yaml").read_text(encoding="utf-8"))["load_from"][
+        0
+    ]["python_module"]
+    assert REPOSITORY_LABEL == f"{defs().get_repository_def().name}@{location['location_name']}"

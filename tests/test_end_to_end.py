@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from laiou_assets.keys import REPOSITORY_LABEL, REPOSITORY_TAG
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.running import run_everything
 from tests.deliveries import write
@@ -130,6 +131,8 @@ def test_laiou_run_builds_marts_equal_to_an_independent_recount(laiou_env, small
     # The runs are in the Dagster instance, as the UI shows them.
     instance = dg.DagsterInstance.get()
     assert instance.get_latest_materialization_event(dg.AssetKey(["marts", "mart_laiou_summary_year"]))
+    in_location = dg.RunsFilter(job_name="build_marts", tags={REPOSITORY_TAG: REPOSITORY_LABEL})  # the job's page
+    assert len(instance.get_runs(in_location)) == len(instance.get_runs(dg.RunsFilter(job_name="build_marts"))) > 0
     assert instance.get_materialized_partitions(dg.AssetKey(["raw", "tax_payment"])) == {
         "2018-10-01",
         "2018-11-01",
@@ -212,7 +215,14 @@ def test_docs_describe_every_model_and_column_in_chinese_and_english(laiou_env):
         for column in entry["columns"]:
             if not bilingual.search(node["columns"].get(column, {}).get("description", "")):
                 undocumented.append(f"{node['name']}.{column}")
-    assert len(catalog["nodes"]) >= 25
+    for unique_id, entry in catalog["sources"].items():  # the raw feeds by the contract's words, the load log
+        source = manifest["sources"][unique_id]
+        undocumented += [
+            f"{source['name']}.{column}"
+            for column in entry["columns"]
+            if not source["columns"].get(column, {}).get("description")
+        ]
+    assert len(catalog["nodes"]) >= 25 and len(catalog["sources"]) == 5
     assert undocumented == []
     # PostgreSQL carries the marts' descriptions (persist_docs), so a BI tool shows them; the site opens on
     # laiou's own overview, not dbt's generic welcome page.

@@ -232,6 +232,9 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
         report, Path(laiou_env["LAIOU_HOME"]) / "reports" / "2018-11", "inspection_2018-11"
     )
     assert md.exists() and page.exists()
+    html = page.read_text(encoding="utf-8")  # each runbook link leads to its section, copied into the report
+    assert '<a href="#runbook-reconciles_with_manifest">' in html and 'id="runbook-reconciles_with_manifest"' in html
+    assert "file://" not in html and str(laiou_env["LAIOU_HOME"]) not in html
     charts = sorted(p.name for p in (md.parent / "charts").glob("*.png"))
     assert charts == ["database.png", "quarantine.png", "rows.png", "usage.png"]
     assert all((md.parent / "charts" / c).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
@@ -278,7 +281,7 @@ def test_every_check_and_schedule_is_defined_with_a_runbook_section():
     conserved = {  # dbt's tests, one runbook section for the family
         key.name for key in definitions.resolve_asset_graph().asset_check_keys if key.name.startswith("tax_conserved_")
     }
-    assert len(conserved) == 7 and {runbook_for(name) for name in conserved} == {"docs/runbook.md#tax_conserved"}
+    assert len(conserved) == 8 and {runbook_for(name) for name in conserved} == {"docs/runbook.md#tax_conserved"}
     schedules = {s.name for s in repo.schedule_defs}
     assert not {"monthly_ingest", "monthly_build", "monthly_tax_facts"} & schedules  # arrivals and automation do it
     assert {

@@ -16,12 +16,33 @@ from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.warehouse import BUILD_LOCK, advisory_lock, dbt_env
+from ops_checks.dbt_tests import sentence
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
 
 class LaiouDbtTranslator(DagsterDbtTranslator):
-    """Keys are schema/name (marts/dim_enterprise); groups follow the dbt folders; seeds go to `reference`."""
+    """Keys are schema/name (marts/dim_enterprise); groups follow the dbt folders; seeds go to `reference`.
+    Descriptions are the project's bilingual ones: a model's without its SQL appended (the UI shows the SQL
+    under its own tab), a test's as the sentence the reports use."""
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return dbt_resource_props.get("description") or super().get_description(dbt_resource_props)
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id)
+        if spec is None or node is None:
+            return spec
+        return dg.AssetCheckSpec(
+            name=spec.name,
+            asset=spec.asset_key,
+            description=sentence(node),
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata=spec.metadata,
+            automation_condition=spec.automation_condition,
+        )
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)

@@ -21,7 +21,7 @@ MARTS_READ = [DIM_ENTERPRISE, DIM_REGION, TAX_FACTS, STATS_FACTS]
     automation_condition=BUILD_LATEST_MONTH_WHEN_UPDATED,
     description=(
         "区县数据包 / one Excel workbook per current district for the month, under "
-        "$LAIOU_HOME/exports/<YYYYMM>/: the district's 来沪 enterprises, its tax (year to date) and statistics "
+        "`$LAIOU_HOME/exports/<YYYYMM>/`: the district's 来沪 enterprises, its tax (year to date) and statistics "
         "by source province and by industry section, with charts. Figures read from the marts; the latest "
         "month's are rewritten by the automation whenever the marts are rebuilt."
     ),
@@ -44,11 +44,13 @@ def district_packages(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                 "workbooks": len(incomplete.written),
                 "failed_districts": ", ".join(sorted(incomplete.failed)),
                 "failures": dg.MetadataValue.json(incomplete.failed),
-                "directory": dg.MetadataValue.path(str(folder)),
+                "directory": dg.MetadataValue.text(settings.shown(folder)),
             },
         ) from incomplete
     context.log.info(f"wrote {len(paths)} district packages under {folder}")
-    return dg.MaterializeResult(metadata={"workbooks": len(paths), "directory": dg.MetadataValue.path(str(folder))})
+    return dg.MaterializeResult(
+        metadata={"workbooks": len(paths), "directory": dg.MetadataValue.text(settings.shown(folder))}
+    )
 
 
 export_district_packages_job = dg.define_asset_job(
