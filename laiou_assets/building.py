@@ -165,11 +165,13 @@ def execute(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str,
     log = run_log()
     with log.open("a", encoding="utf-8") as out, contextlib.redirect_stdout(out):  # dagster-dbt echoes dbt's log
         print(f"=== {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC {job} {kwargs.get('tags', {})}", flush=True)
+        extra = {k: v for k, v in kwargs.items() if k not in ("tags", "run_config")}
         result = definitions.resolve_job_def(job).execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config=QUIET,
-            **{**kwargs, "tags": {KIND_TAG: "build", **kwargs.get("tags", {})}},
+            run_config={**QUIET, **kwargs.get("run_config", {})},
+            tags={KIND_TAG: "build", **kwargs.get("tags", {})},
+            **extra,
         )
     built = len(result.get_asset_materialization_events())
     checks = result.get_asset_check_evaluations()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -166,6 +164,14 @@ def cmd_status(args) -> int:
     return status()
 
 
+def cmd_publish(args) -> int:
+    """Freeze a year's figures as published; later builds list what changed (marts.figure_revisions)."""
+    from laiou_assets.publishing import publish
+
+    with _one_run_at_a_time("publish"):
+        return publish(args.year)
+
+
 def cmd_summary(args) -> int:
     from laiou_assets.running import print_summary
 
@@ -175,49 +181,16 @@ def cmd_summary(args) -> int:
 
 def cmd_docs(args) -> int:
     """dbt's documentation site (every model and column, bilingual, with rule ids) for the warehouse."""
-    from laiou_assets.defs.dbt.project import dbt_executable
+    from laiou_assets.serve import docs
 
-    url = warehouse.database_url(start=True)
-    env = {**os.environ, **warehouse.dbt_env(url), "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
-    dbt = dbt_executable()
-    generated = subprocess.run([dbt, "docs", "generate", "--quiet"], cwd=settings.DBT_PROJECT_DIR, env=env)
-    if generated.returncode != 0:
-        return generated.returncode
-    print(f"docs generated in {settings.DBT_PROJECT_DIR / 'target'}", file=sys.stderr)
-    if args.no_serve:
-        return 0
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.chdir(settings.DBT_PROJECT_DIR)
-    argv = [dbt, "docs", "serve", "--host", args.host, "--port", str(args.port), "--no-browser"]
-    os.execve(argv[0], argv, env)
+    return docs(args.host, args.port, serve=not args.no_serve)
 
 
 def cmd_ui(args) -> int:
     """Serve the Dagster UI on 127.0.0.1; Ctrl-C or SIGTERM stops it."""
-    warehouse.ensure_dagster_instance()
-    warehouse.database_url(start=True)
-    from laiou_assets.defs.dbt.project import dbt_project
+    from laiou_assets.serve import ui
 
-    dbt_project()  # the manifest must exist before the code location loads
-    workspace = str(settings.PROJECT_ROOT / "workspace.yaml")
-    if args.read_only:  # for viewers: no runs, no schedule or sensor switches; the daemon runs elsewhere
-        webserver = Path(sys.executable).parent / "dagster-webserver"
-        argv = [str(webserver), "-w", workspace, "--read-only", "-h", args.host, "-p", str(args.port or 3001)]
-    else:
-        argv = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", workspace]
-        argv += ["-h", args.host, "-p", str(args.port or 3000)]
-    # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Under `dagster dev`, dagster-dbt's own prepare_if_dev() runs plain `dbt` (DbtCliResource with the default
-    # executable), so this environment's bin/ must be on PATH even when the venv is not activated.
-    os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-    # `dagster dev` warns that `dg dev` supersedes it; dg is a project-scaffolding tool laiou does not use.
-    quiet = "ignore:Function 'dev_command' is superseded"
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
-    os.chdir(settings.PROJECT_ROOT)
-    os.execv(argv[0], argv)
+    return ui(args.host, args.port, read_only=args.read_only)
 
 
 def cmd_serve(args) -> int:
@@ -321,6 +294,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "freshness of the marts, next ticks; exits 1 when something needs a person (for a monitoring probe)",
     )
     status.set_defaults(func=cmd_status)
+
+    publish = sub.add_parser(
+        "publish",
+        help="freeze a year's summary, province, district and industry figures as published "
+        "(marts.published_figures); every later build lists what changed since (marts.figure_revisions)",
+    )
+    publish.add_argument("--year", type=int, required=True, help="the year to publish, YYYY")
+    publish.set_defaults(func=cmd_publish)
 
     summary = sub.add_parser("summary", help="print marts.mart_laiou_summary_year")
     summary.set_defaults(func=cmd_summary)

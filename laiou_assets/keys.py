@@ -15,6 +15,8 @@ def mart_key(name: str) -> dg.AssetKey:
 
 TAX_FACTS = mart_key("fct_tax_monthly")  # the one monthly-partitioned dbt model (R12)
 SUMMARY_MART = mart_key("mart_laiou_summary_year")
+PUBLISHED_FIGURES = mart_key("published_figures")
+FIGURE_REVISIONS = mart_key("figure_revisions")
 DIM_ENTERPRISE = mart_key("dim_enterprise")
 DIM_REGION = mart_key("dim_region")
 STATS_FACTS = mart_key("fct_stats_monthly")

@@ -177,3 +177,50 @@ def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVE
         supervisor = Supervisor(children(host, port, code_port, logs), env, logs / "serve.log")
         supervisor.say(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops everything); logs in {logs}")
         return supervisor.run()
+
+
+def docs(host: str, port: int, serve: bool = True) -> int:
+    """dbt's documentation site (every model and column, bilingual, with rule ids) for the warehouse."""
+    from laiou_assets.defs.dbt.project import dbt_executable
+
+    url = warehouse.database_url(start=True)
+    env = {**os.environ, **warehouse.dbt_env(url), "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
+    dbt = dbt_executable()
+    generated = subprocess.run([dbt, "docs", "generate", "--quiet"], cwd=settings.DBT_PROJECT_DIR, env=env)
+    if generated.returncode != 0:
+        return generated.returncode
+    print(f"docs generated in {settings.DBT_PROJECT_DIR / 'target'}", file=sys.stderr)
+    if not serve:
+        return 0
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(settings.DBT_PROJECT_DIR)
+    argv = [dbt, "docs", "serve", "--host", host, "--port", str(port), "--no-browser"]
+    os.execve(argv[0], argv, env)
+
+
+def ui(host: str, port: int | None, read_only: bool = False) -> int:
+    """The Dagster UI for development (`dagster dev`: UI, daemon and code in one), or read-only for viewers."""
+    warehouse.ensure_dagster_instance()
+    warehouse.database_url(start=True)
+    from laiou_assets.defs.dbt.project import dbt_project
+
+    dbt_project()  # the manifest must exist before the code location loads
+    workspace = str(settings.PROJECT_ROOT / "workspace.yaml")
+    if read_only:  # for viewers: no runs, no schedule or sensor switches; the daemon runs elsewhere
+        webserver = Path(sys.executable).parent / "dagster-webserver"
+        argv = [str(webserver), "-w", workspace, "--read-only", "-h", host, "-p", str(port or 3001)]
+    else:
+        argv = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", workspace]
+        argv += ["-h", host, "-p", str(port or 3000)]
+    # A parent shell may hand us SIGINT/SIGTERM ignored; dagster dev would copy that and become unkillable.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Under `dagster dev`, dagster-dbt's own prepare_if_dev() runs plain `dbt` (DbtCliResource with the default
+    # executable), so this environment's bin/ must be on PATH even when the venv is not activated.
+    os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    # `dagster dev` warns that `dg dev` supersedes it; dg is a project-scaffolding tool laiou does not use.
+    quiet = "ignore:Function 'dev_command' is superseded"
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+    os.chdir(settings.PROJECT_ROOT)
+    os.execv(argv[0], argv)

@@ -9,26 +9,20 @@ $LAIOU_HOME/reports/<YYYY-MM>/, its figures kept in audit.inspection_report for 
 import json
 import statistics
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from laiou_assets import migrations, settings
+from laiou_assets import health, migrations
 from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, read_manifest
 from laiou_assets.partitions import TIMEZONE
 from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
-from ops_checks.access import ACCESS_CHECK
-from ops_checks.backups import RESTORE_CHECK
-from ops_checks.dbt_tests import failure_message, meaning
-from ops_checks.events import check_evaluations, runs_ended_after
 from ops_checks.feed_arrival import Thresholds, due_at
-from ops_checks.feeds import checks_of
 from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
-from ops_checks.report_files import Heading, Link, Note, Report, Section, mib
-from ops_checks.runbook import runbook_for, runbook_text, section_of
+from ops_checks.report_checks import check_table, runbook_notes
+from ops_checks.report_files import Report, Section, mib
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 
@@ -87,83 +81,6 @@ def _quarantine(conn, data_month: str) -> list[list]:
     ).fetchall()
     order = {r: i for i, r in enumerate(QUARANTINE_REASONS)}
     return [list(r) for r in sorted(found, key=lambda r: (r[0], order.get(r[1], 99)))]
-
-
-def latest_check_results(instance: dg.DagsterInstance) -> dict[tuple[str, str], dict]:
-    """(check, partition or "") → the latest evaluation: passed, severity, problem, when."""
-    latest: dict[tuple[str, str], dict] = {}
-    for ended in runs_ended_after(instance, 0):
-        for e, at in check_evaluations(instance, ended.run_id):
-            latest[(e.asset_check_key.to_user_string(), e.partition or "")] = {
-                "passed": e.passed,
-                "severity": e.severity.value,
-                "problem": "" if e.passed else failure_message(e.asset_check_key.name, e.metadata) or "",
-                "at": datetime.fromtimestamp(at, UTC),
-                "name": e.asset_check_key.name,
-            }
-    return latest
-
-
-@cache
-def _own_check_meanings() -> dict[str, str]:
-    """The descriptions of laiou's own checks (the feeds', access and restore); the dbt tests have theirs."""
-    feed_checks = {check.name: check.description for feed in FEEDS for check in checks_of(feed)}
-    return {**feed_checks, "access_as_warehouse_md_says": ACCESS_CHECK, "restores_with_equal_row_counts": RESTORE_CHECK}
-
-
-def _meaning(check_name: str) -> str:
-    """What a check checks, in its first sentence (中文 / English): a feed check's description, a dbt test's."""
-    own = _own_check_meanings().get(check_name)
-    if own:  # its first sentence, without the parenthesis of thresholds
-        return own.split(". ")[0].split(" (")[0]
-    return (meaning(check_name) or "")[:200]
-
-
-def _runbook_link(check_name: str) -> Link:
-    """To the check's runbook section: the office's published runbook (LAIOU_RUNBOOK_URL), else the copy of
-    the section at the end of the report itself, so that the link works in a browser and in an e-mail."""
-    section = section_of(check_name)
-    return Link(section, runbook_for(check_name) if settings.current().runbook_url else f"#runbook-{section}")
-
-
-def runbook_notes(rows: list) -> list[Note]:
-    """The runbook sections the check table links to, in the order they first appear."""
-    sections = dict.fromkeys(row[-1].text for row in rows if not isinstance(row, Heading))
-    return [Note(f"runbook-{name}", f"处置手册 / Runbook: {name}", runbook_text(name)) for name in sections]
-
-
-# The layers in the order data flows through them, each named for the table's group heading.
-LAYERS = {
-    "raw": "数据源 feed",
-    "staging": "标准化 staging",
-    "intermediate": "中间层 intermediate",
-    "marts": "集市 mart",
-    "operations": "运维 operations",
-}
-
-
-def _checks(instance, data_month: str) -> tuple[list[list | Heading], dict]:
-    """The checks grouped by the feed or mart they check, in the order of the layers; failures first."""
-    by_asset: dict[str, list[list]] = {}
-    for (check, partition), r in latest_check_results(instance).items():
-        if partition not in ("", data_month):
-            continue
-        verdict = "passed 通过" if r["passed"] else f"FAILED 未通过 ({r['severity']})"
-        said = r["problem"][:200] if not r["passed"] else _meaning(r["name"])
-        asset = check.rsplit(":", 1)[0]
-        by_asset.setdefault(asset, []).append(
-            [r["name"], partition[:7] or "—", verdict, said, _runbook_link(r["name"])]
-        )
-    order = list(LAYERS)
-    rows: list[list | Heading] = []
-    for asset in sorted(by_asset, key=lambda a: (order.index(a.split("/")[0]) if a.split("/")[0] in order else 99, a)):
-        layer, _, name = asset.partition("/")
-        label = FEEDS[name].label if layer == "raw" and name in FEEDS else LAYERS.get(layer)
-        rows.append(Heading(f"{asset} — {label}" if label else asset))
-        rows += sorted(by_asset[asset], key=lambda r: (not r[2].startswith("FAILED"), r[0]))
-    results = [r for checks in by_asset.values() for r in checks]
-    failed = sum(1 for r in results if r[2].startswith("FAILED"))
-    return rows, {"checks": len(results), "checks_failed": failed}
 
 
 def _incidents(conn, since: datetime | None, now: datetime) -> tuple[list[list], dict]:
@@ -253,6 +170,26 @@ def _runs(instance: dg.DagsterInstance, since: datetime | None) -> tuple[list[li
     return rows, {"runs": len(records), "runs_failed": sum(r[2] for r in rows)}
 
 
+def _revisions(conn) -> tuple[list[list], str]:
+    """Published figures whose value changed since their latest publication (marts.figure_revisions)."""
+    if not health.table_exists(conn, "marts.published_figures"):
+        return [], "No year has been published (`laiou publish --year YYYY`)."
+    years = [y for (y,) in conn.execute("select distinct year from marts.published_figures order by 1")]
+    if not years:
+        return [], "No year has been published (`laiou publish --year YYYY`)."
+    rows = conn.execute(
+        "select year, figure, member_name, published_value, current_value, change, redelivered_months "
+        "from marts.figure_revisions order by year, dimension, member_code, measure"
+    ).fetchall()
+    published = ", ".join(map(str, years))
+    if not rows:
+        return [], f"Published years ({published}): no figure has changed since its publication."
+    return [[str(year), *rest] for year, *rest in rows], (
+        f"Published years ({published}): {len(rows)} figures differ from their latest publication; the deliveries "
+        "loaded since that changed the data are named (marts.figure_revisions)."
+    )
+
+
 def _usage(conn) -> list[tuple[str, int]]:
     """(month, statements of every reading role) for each month with usage snapshots."""
     if conn.execute("select to_regclass('audit.mart_usage_monthly')").fetchone()[0] is None:
@@ -282,7 +219,8 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
 
     deliveries, delivery_figures = _deliveries(conn, landing, data_month, now)
     quarantine = _quarantine(conn, data_month)
-    checks, check_figures = _checks(instance, data_month)
+    checks, check_figures = check_table(instance, data_month)
+    revisions, revisions_said = _revisions(conn)
     incidents, incident_figures = _incidents(conn, since, now)
     schemas, db_bytes = _database(conn)
     backups, backup_figures = _backups(conn, since)
@@ -314,6 +252,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
         "rows_loaded": sum(r[6] or 0 for r in deliveries),
         "rows_quarantined": sum(n for *_, n in quarantine),
         **check_figures,
+        "figures_revised": len(revisions),
         **incident_figures,
         "database_bytes": db_bytes,
         "database_growth_bytes": db_bytes - previous_bytes if previous_bytes is not None else None,
@@ -358,6 +297,20 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
             ["check 检查", "month 月份", "result 结果", "what it checks, or what failed 内容", "runbook 处置手册"],
             checks,
             notes=runbook_notes(checks),
+        ),
+        Section(
+            "修订 / Revisions of published figures",
+            [revisions_said],
+            [
+                "year 年",
+                "figure 指标",
+                "name 名称",
+                "published 发布值",
+                "now 当前值",
+                "change 变化",
+                "delivered since 重新交付",
+            ],
+            revisions,
         ),
         Section(
             "事件 / Incidents",

@@ -13,6 +13,7 @@ FACE = {
     "laiou_assets.building",
     "laiou_assets.status",
     "laiou_assets.serve",
+    "laiou_assets.publishing",
 }
 LAYERS = ("core", "inspection", "defs", "face")  # each may import its own layer and those before it
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from laiou_assets.keys import TAX_FACTS
+from laiou_assets.keys import FIGURE_REVISIONS, PUBLISHED_FIGURES, TAX_FACTS
 
 ingest_feeds_job = dg.define_asset_job(
     name="ingest_feeds",
@@ -24,7 +24,16 @@ refresh_tax_facts_job = dg.define_asset_job(
     description="税收事实 / rebuild marts.fct_tax_monthly for a tax month, or a range of months in one run (R12).",
 )
 
+publish_figures_job = dg.define_asset_job(
+    name="publish_figures",
+    selection=dg.AssetSelection.assets(PUBLISHED_FIGURES, FIGURE_REVISIONS),
+    description=(
+        "发布 / freeze a year's figures as published (marts.published_figures; `laiou publish --year YYYY` gives "
+        "the year as the run's config) and compare every figure with it (marts.figure_revisions)."
+    ),
+)
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[ingest_feeds_job, build_marts_job, refresh_tax_facts_job])
+    return dg.Definitions(jobs=[ingest_feeds_job, build_marts_job, refresh_tax_facts_job, publish_figures_job])
