@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -241,9 +241,17 @@ def test_the_monthly_report_counts_what_the_generator_put_in_and_draws_its_chart
     assert md.read_text(encoding="utf-8").count("![") == 4 and preview.count("data:image/png;base64,") == 4
     assert "<table>" in page.read_text(encoding="utf-8")
 
+    made = datetime.now(UTC)
     with psycopg.connect(warehouse.database_url(), autocommit=True) as conn:
-        save_monthly(conn, report, "2018-11-01", md, page, datetime.now(UTC))
+        save_monthly(conn, report, "2018-11-01", md, page, made)
         annual = build_annual_summary(conn, 2018)
+        # Made together with 2018-11's (a catch-up), 2018-12's covers the same time, not the seconds between;
+        # made a month later, the time since 2018-11's.
+        instance = dg.DagsterInstance.get()
+        together = build_monthly_report(conn, instance, laiou_env["landing"], "2018-12-01", made + timedelta(minutes=5))
+        later = build_monthly_report(conn, instance, laiou_env["landing"], "2018-12-01", made + timedelta(days=30))
+    together, later = (next(s for s in r.sections if s.title.startswith("事件")).text[0] for r in (together, later))
+    assert together.startswith("Since records began") and later.startswith("Since the previous report (")
     assert annual.figures["reports"] == 1
     assert annual.figures["rows_quarantined"] == len(injected)
     assert annual.figures["deliveries_missing"] == 1
