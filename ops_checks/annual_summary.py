@@ -81,5 +81,7 @@ def build_annual_summary(conn, year: int) -> Report:
         ],
         "rows_by_month.png",
     )
-    chart = chart_series([(m, f.get("rows_loaded") or 0) for m, f in months], "Rows loaded per report", "rows")
+    chart = chart_series(
+        [(m, f.get("rows_loaded") or 0) for m, f in months], "各报告装载行数 / Rows loaded per report", "行 rows"
+    )
     return Report(f"运维总结报告 / Annual O&M summary {year}", [section], figures, {"rows_by_month.png": chart})

@@ -379,8 +379,12 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
     charts = {
         "rows.png": chart_rows(history),
         **({"quarantine.png": chart_quarantine(quarantine)} if quarantine else {}),
-        "database.png": chart_series([(m, (b or 0) / 2**20) for m, b in sizes], "Database size at each report", "MiB"),
-        "usage.png": chart_series(usage, "Statements on the marts per month", "statements", baseline_month),
+        "database.png": chart_series(
+            [(m, (b or 0) / 2**20) for m, b in sizes], "数据库大小 / Database size at each report", "MiB"
+        ),
+        "usage.png": chart_series(
+            usage, "集市使用量 / Statements on the marts per month", "语句 statements", baseline_month
+        ),
     }
     title = f"月度巡检报告 / Monthly inspection report — data of {month[:7]}"
     sections[0].text.insert(0, f"Made {_local(now)} ({TIMEZONE}); every time below is {TIMEZONE}.")
