@@ -186,11 +186,27 @@ def test_district_packages_open_in_excel_and_equal_the_marts(built):
     )[0][0]
     book = load_workbook(folder / f"laiou_{district}_201812.xlsx")
     enterprises = book["来沪企业 enterprises"]
-    usccs = {row[0] for row in enterprises.iter_rows(min_row=3, values_only=True)}
+    *listed, total = enterprises.iter_rows(min_row=3, values_only=True)
+    usccs = {row[0] for row in listed}
     expected = fetch(
-        built, f"select uscc from marts.dim_enterprise where district_code = '{district}' and laiou_kind is not null"
+        built,
+        f"select uscc, laiou_kind, status from marts.dim_enterprise where district_code = '{district}' "
+        "and laiou_kind is not null",
     )
-    assert usccs == {r[0] for r in expected} and len(usccs) == enterprises.max_row - 2
+    assert usccs == {r[0] for r in expected} and len(usccs) == len(listed)
+    # Labels, not codes; the 合计 row; bold, frozen, filtered headers; the notes sheet with the rule ids.
+    kinds, statuses = (
+        {"direct": "直接", "branch": "分支", "indirect": "再投资"},
+        {"1": "在营", "2": "注销", "3": "吊销"},
+    )
+    by_uscc = {r[0]: r for r in listed}
+    assert all(by_uscc[u][5] == kinds[k] and by_uscc[u][9] == statuses.get(s, "迁出") for u, k, s in expected)
+    headline = sum(1 for _, k, _ in expected if k in ("direct", "branch"))
+    assert total[0] == "合计 total" and total[1].startswith(f"{headline:,} 户来沪企业")
+    assert enterprises["A2"].font.bold and enterprises.freeze_panes == "A3"
+    assert enterprises.auto_filter.ref == f"A2:K{enterprises.max_row - 1}"
+    notes = [row for row in book["说明 notes"].iter_rows(min_row=3, values_only=True)]
+    assert {"R7, R8, R11", "R10", "R12", "R13", "R15"} <= {rule for *_, rule in notes}
 
     [(tax_wan, employees)] = fetch(
         built,
@@ -202,10 +218,12 @@ def test_district_packages_open_in_excel_and_equal_the_marts(built):
     )
     assert tax_wan > 0 and employees > 0
     for sheet in ["按来源省份 by province", "按行业 by industry"]:
-        rows = list(book[sheet].iter_rows(min_row=3, values_only=True))
-        assert sum(r[2] for r in rows) == len(usccs), sheet
-        assert round(sum(r[3] for r in rows), 2) == round(float(tax_wan), 2), sheet
-        assert sum(r[5] for r in rows) == employees, sheet
+        *rows, total = book[sheet].iter_rows(min_row=3, values_only=True)
+        assert sum(r[2] for r in rows) == headline and sum(r[3] for r in rows) == len(usccs) - headline, sheet
+        assert round(sum(r[4] for r in rows), 2) == round(float(tax_wan), 2), sheet
+        assert sum(r[6] for r in rows) == employees, sheet
+        assert total[0] == "合计 total" and total[2:] == (headline, len(usccs) - headline, *total[4:])
+        assert round(total[4], 2) == round(float(tax_wan), 2) and total[6] == employees, sheet
         assert len(book[sheet]._charts) == 1, sheet
 
 

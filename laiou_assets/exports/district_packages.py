@@ -19,24 +19,31 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from laiou_assets.access import current_districts
 
+# Codes as the office reads them (feeds.md status codes, rules.md kinds).
+STATUS_LABELS = {"1": "在营", "2": "注销", "3": "吊销", "4": "迁出"}
+KIND_LABELS = {"direct": "直接", "branch": "分支", "indirect": "再投资"}
 ENTERPRISES_SQL = """
-select uscc, name, industry_section, source_province_name, laiou_kind, laiou_level, reg_date, status,
-       laiou_since
-from marts.dim_enterprise
-where district_code = %(district)s and laiou_kind is not null
-order by uscc
+select d.uscc, d.name, coalesce(i.section_name, d.industry_section), d.industry_code, d.source_province_name,
+       d.laiou_kind, d.laiou_level, d.investor_name, d.reg_date, d.status, d.laiou_since
+from marts.dim_enterprise d
+left join (select distinct section_code, section_name from marts.dim_industry) i on i.section_code = d.industry_section
+where d.district_code = %(district)s and d.laiou_kind is not null
+order by d.laiou_kind = 'indirect', d.uscc
 """
 ENTERPRISE_HEADERS = [
     "统一社会信用代码 USCC",
     "企业名称 name",
     "行业门类 industry section",
+    "行业代码 industry class",
     "来源省份 source province",
     "来沪类型 kind",
     "层级 level",
+    "投资方 investor",
     "成立日期 registered",
     "状态 status",
     "来沪起始 laiou since",
@@ -45,7 +52,7 @@ ENTERPRISE_HEADERS = [
 # Tax of the year through the month (万元), and the month's statistics, of the district's 来沪 enterprises.
 BY_SQL = """
 with enterprises as (
-    select uscc, {key} as key, {label} as label
+    select uscc, {key} as key, {label} as label, laiou_kind in ('direct', 'branch') as is_headline
     from marts.dim_enterprise
     where district_code = %(district)s and laiou_kind is not null
 ),
@@ -61,7 +68,9 @@ stats as (
     where s.month = %(month)s::date
     group by e.key
 )
-select e.key, min(e.label) as label, count(*) as enterprises,
+select e.key, min(e.label) as label,
+       count(*) filter (where e.is_headline) as enterprises,
+       count(*) filter (where not e.is_headline) as indirect,
        coalesce(min(tax.tax_wan), 0) as tax_wan,
        coalesce(min(stats.revenue_ytd_k), 0) as revenue_ytd_k,
        coalesce(min(stats.employees), 0) as employees
@@ -79,7 +88,8 @@ BY = {
     ),
 }
 MEASURE_HEADERS = [
-    "来沪企业数 enterprises",
+    "来沪企业数 enterprises (R11)",
+    "再投资企业数 indirect (R10)",
     "税收(万元) tax YTD",
     "营业收入(千元) revenue YTD",
     "从业人员 employees",
@@ -93,6 +103,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t")
 # (invisible): shown as U+FFFD, so that a reader sees something was there.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 REPLACEMENT = "\ufffd"
+BOLD = Font(bold=True)
 
 
 class PackagesIncomplete(Exception):
@@ -163,10 +174,22 @@ def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
     sheet.title = "来沪企业 enterprises"
     _append(sheet, [f"{district_name} ({district}) 来沪企业 / 来沪 enterprises, {month:%Y-%m}"])
     _append(sheet, ENTERPRISE_HEADERS)
+    kinds = {kind: 0 for kind in KIND_LABELS}
     for row in conn.execute(ENTERPRISES_SQL, {"district": district}):
-        _append(sheet, list(row))
-    _widths(sheet, [20, 36, 10, 14, 10, 6, 12, 6, 12])
-    _formats(sheet, {"G": "yyyy-mm-dd", "I": "yyyy-mm-dd"})
+        row = list(row)
+        kinds[row[5]] += 1
+        row[5], row[9] = KIND_LABELS[row[5]], STATUS_LABELS.get(row[9], row[9])
+        _append(sheet, row)
+    headline = kinds["direct"] + kinds["branch"]
+    _append(
+        sheet,
+        [
+            "合计 total",
+            f"{headline:,} 户来沪企业（直接 {kinds['direct']:,}，分支 {kinds['branch']:,}）；另列再投资 "
+            f"{kinds['indirect']:,} 户，不计入总量（R10）",
+        ],
+    )
+    _table(sheet, [20, 36, 22, 10, 14, 8, 6, 30, 12, 6, 12], {"I": "yyyy-mm-dd", "K": "yyyy-mm-dd"})
     params = {"district": district, "month": month}
     for key, label, title, header in BY.values():
         by = book.create_sheet(title)
@@ -174,18 +197,66 @@ def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
         _append(by, ["代码 code", header, *MEASURE_HEADERS])
         rows = conn.execute(BY_SQL.format(key=key, label=label), params).fetchall()
         for row in rows:
-            _append(by, [row[0], row[1], row[2], float(row[3]), float(row[4]), int(row[5])])
-        _widths(by, [10, 18, 14, 14, 18, 14])
-        _formats(by, {"C": "#,##0", "D": "#,##0.00", "E": "#,##0.00", "F": "#,##0"})  # full precision kept
+            _append(by, [row[0], row[1], row[2], row[3], float(row[4]), float(row[5]), int(row[6])])
+        totals = [sum(r[i] for r in rows) for i in (2, 3)] + [float(sum(r[i] for r in rows)) for i in (4, 5)]
+        _append(by, ["合计 total", "", *totals, int(sum(r[6] for r in rows))])  # values, never a formula
+        _table(
+            by,
+            [10, 20, 16, 16, 14, 18, 14],
+            {"C": "#,##0", "D": "#,##0", "E": "#,##0.00", "F": "#,##0.00", "G": "#,##0"},
+        )
         if rows:
             chart = BarChart()
             chart.title = f"税收(万元) tax YTD — {title}"
             chart.y_axis.title = "万元"
-            chart.add_data(Reference(by, min_col=4, min_row=2, max_row=2 + len(rows)), titles_from_data=True)
+            chart.add_data(Reference(by, min_col=5, min_row=2, max_row=2 + len(rows)), titles_from_data=True)
             chart.set_categories(Reference(by, min_col=2, min_row=3, max_row=2 + len(rows)))
             chart.width, chart.height = 22, 10
-            by.add_chart(chart, "H3")
+            by.add_chart(chart, "I3")
+    _notes(book.create_sheet("说明 notes"), month)
     return book
+
+
+# What each sheet's figures mean, in the office's words and rules.md's rule ids.
+NOTES = [
+    ("来沪企业", "外省市投资者控股或相对控股的上海企业：直接来沪与分支机构，计入总量", "R7, R8, R11"),
+    ("直接", "最大出资股东来自上海以外的大陆省份（一级来沪企业）", "R7"),
+    ("分支", "总公司在上海以外的大陆省份的分公司", "R8"),
+    ("再投资", "由来沪企业作为最大股东再投资的上海企业（二级及以下，至五级），单独列出，不计入总量", "R10"),
+    ("来源省份", "直接来沪企业最大股东所在省份；分支机构总公司所在省份；再投资企业继承其上级", "R5, R7, R8, R10"),
+    (
+        "投资方",
+        "直接来沪企业的最大股东、分支机构的总公司、再投资企业所属一级企业的投资方；无有效代码者为其他投资者",
+        "R15",
+    ),
+    ("状态", "在营、注销、吊销、迁出（登记状态代码 1、2、3、4）", "feeds.md"),
+    ("税收（万元）", "当年 1 月至本月所属期的入库税款（含退库），按企业当前来源省份、区和行业归属", "R12"),
+    ("营业收入（千元）", "本月统计联网直报的本年累计营业收入", "R13"),
+    ("从业人员", "本月统计联网直报的从业人员数", "R13"),
+    ("合计", "各表最后一行为合计值（数值，非公式）", ""),
+]
+
+
+def _notes(sheet, month: date) -> None:
+    _append(sheet, [f"说明 / what the figures mean ({month:%Y-%m}); every figure is read from the marts (数据集市)"])
+    _append(sheet, ["名词 term", "说明 meaning", "规则 rule"])
+    for note in NOTES:
+        _append(sheet, list(note))
+    _table(sheet, [16, 80, 16], {}, total=False)
+
+
+def _table(sheet, widths: list[int], formats: dict[str, str], total: bool = True) -> None:
+    """Widths and number formats; the header row (row 2) bold, frozen and filtered; the total row bold."""
+    _widths(sheet, widths)
+    _formats(sheet, formats)
+    last = get_column_letter(len(widths))
+    for cell in sheet[2]:
+        cell.font = BOLD
+    if total:
+        for cell in sheet[sheet.max_row]:
+            cell.font = BOLD
+    sheet.freeze_panes = "A3"
+    sheet.auto_filter.ref = f"A2:{last}{sheet.max_row - 1 if total else sheet.max_row}"
 
 
 def _widths(sheet, widths: list[int]) -> None:
