@@ -23,6 +23,12 @@ def _month(value: str) -> str:
     return value
 
 
+def _year(value: str) -> str:
+    if not re.fullmatch(r"(19|20)\d{2}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a year YYYY")
+    return value
+
+
 def cmd_db(args) -> int:
     if args.action == "upgrade":
         with warehouse.connect(warehouse.database_url(start=True)) as conn:
@@ -172,6 +178,13 @@ def cmd_publish(args) -> int:
         return publish(args.year)
 
 
+def cmd_report(args) -> int:
+    """The annual analysis report or the monthly bulletin, Word and HTML, from the marts."""
+    from laiou_assets.reporting import report
+
+    return report(args.kind, args.year if args.kind == "annual" else args.month)
+
+
 def cmd_summary(args) -> int:
     from laiou_assets.running import print_summary
 
@@ -302,6 +315,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     )
     publish.add_argument("--year", type=int, required=True, help="the year to publish, YYYY")
     publish.set_defaults(func=cmd_publish)
+
+    report = sub.add_parser("report", help="write the annual analysis report or the monthly bulletin (Word, HTML)")
+    kinds = report.add_subparsers(
+        dest="kind", required=True, help="annual: a year's analysis report; monthly: a month's bulletin"
+    )
+    annual = kinds.add_parser("annual", help="《各地来沪投资企业统计分析报告（YYYY年）》 of a year")
+    annual.add_argument("--year", required=True, type=_year, help="the year, YYYY")
+    monthly = kinds.add_parser("monthly", help="《来沪投资企业月度快报》 of a month")
+    monthly.add_argument("--month", required=True, type=_month, help="the data month, YYYY-MM")
+    report.set_defaults(func=cmd_report)
 
     summary = sub.add_parser("summary", help="print marts.mart_laiou_summary_year")
     summary.set_defaults(func=cmd_summary)

@@ -14,6 +14,7 @@ FACE = {
     "laiou_assets.status",
     "laiou_assets.serve",
     "laiou_assets.publishing",
+    "laiou_assets.reporting",
 }
 LAYERS = ("core", "inspection", "defs", "face")  # each may import its own layer and those before it
 
