@@ -33,6 +33,15 @@ def _made() -> datetime:
     return datetime.now(ZoneInfo(TIMEZONE))
 
 
+def _read(warehouse: WarehouseResource, read, period):
+    """The figures of the year or month; a run for one the marts do not hold fails with one line."""
+    with warehouse.connect() as conn:
+        try:
+            return read(conn, period)
+        except NoData as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
 def _documents(docx, page, **figures) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
@@ -57,11 +66,7 @@ def _documents(docx, page, **figures) -> dg.MaterializeResult:
 )
 def annual_analysis_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     year = int(context.partition_key)
-    with warehouse.connect() as conn:
-        try:
-            figures = annual(conn, year)
-        except NoData as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
+    figures = _read(warehouse, annual, year)
     docx, page = write(annual_document(figures, _made()), analysis_folder(str(year)), f"annual_report_{year}")
     h = figures.headline
     return _documents(docx, page, cumulative=h["cumulative"], new=h["new"], tax_wan=float(h["tax_wan"]))
@@ -80,11 +85,7 @@ def annual_analysis_report(context: dg.AssetExecutionContext, warehouse: Warehou
 )
 def monthly_bulletin(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     month = date.fromisoformat(context.partition_key)
-    with warehouse.connect() as conn:
-        try:
-            figures = monthly(conn, month)
-        except NoData as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
+    figures = _read(warehouse, monthly, month)
     docx, page = write(
         bulletin_document(figures, _made()), analysis_folder(f"{month:%Y-%m}"), f"bulletin_{month:%Y-%m}"
     )
