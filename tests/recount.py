@@ -213,11 +213,12 @@ def by_investor_year(landing: Path) -> dict[tuple[int, str, str | None], dict]:
     rows = rows[(rows.investor_type == "E") & rows.investor_uscc.map(valid_uscc)]
     names = rows.sort_values(["record_date", "_period", "_line"]).groupby("investor_uscc").investor_name.last()
     tax = counted_tax(landing, laiou)
-    keys = {
-        (p, i if isinstance(i, str) else None)
-        for df in (laiou, indirect)
-        for p, i in zip(df.province, df.investor, strict=True)
-    }
+    for df in (laiou, indirect):  # "" for 其他投资者, so that groupby keeps the group
+        df["inv"] = [i if isinstance(i, str) else "" for i in df.investor]
+    heads, chains_of = (
+        dict(tuple(laiou.groupby(["province", "inv"]))),
+        dict(tuple(indirect.groupby(["province", "inv"]))),
+    )
     out = {}
     for y in delivered_years(landing):
         end = f"{y}-12-31"
@@ -226,8 +227,9 @@ def by_investor_year(landing: Path) -> dict[tuple[int, str, str | None], dict]:
             .groupby("uscc")
             .amount.agg(lambda a: sum((Decimal(v) for v in a), Decimal(0)))
         )
-        for prov, investor in keys:
-            group, chains = _of(laiou, prov, investor), _of(indirect, prov, investor)
+        for prov, inv in set(heads) | set(chains_of):
+            investor = inv or None
+            group, chains = heads.get((prov, inv), laiou.iloc[:0]), chains_of.get((prov, inv), indirect.iloc[:0])
             cum = group[group.since <= end]
             active = cum[(cum.status == "1") | (cum.status_date > end)]
             indirect_cum = int((chains.since <= end).sum())
@@ -244,8 +246,3 @@ def by_investor_year(landing: Path) -> dict[tuple[int, str, str | None], dict]:
                 "tax_wan": sum((year_tax.get(u, Decimal(0)) for u in group.uscc), Decimal(0)) / Decimal(10000),
             }
     return out
-
-
-def _of(df: pd.DataFrame, prov: str, investor: str | None) -> pd.DataFrame:
-    """The rows of one investor (None: 其他投资者) of one source province."""
-    return df[(df.province == prov) & (df.investor.isna() if investor is None else df.investor == investor)]
