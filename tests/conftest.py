@@ -56,3 +56,20 @@ def small_landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("landing_small")
     generate(out, GeneratorConfig("2018-10", "2018-12", 2_000, seed=7), progress=lambda _: None)
     return out
+
+
+# The longest files first: pytest-xdist (--dist loadfile) hands files to the workers in collection order, so a
+# long file collected last (the soak test, alphabetically late) ran alone at the end while the other worker idled.
+LONGEST_FIRST = [
+    "test_soak.py",
+    "test_failure_stays_visible.py",
+    "test_operations.py",
+    "test_analysis.py",
+    "test_end_to_end.py",
+    "test_access.py",
+]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: a file keeps its order
