@@ -220,7 +220,7 @@ def ui(host: str, port: int | None, read_only: bool = False) -> int:
     # executable), so this environment's bin/ must be on PATH even when the venv is not activated.
     os.environ["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     # `dagster dev` warns that `dg dev` supersedes it; dg is a project-scaffolding tool laiou does not use.
-    quiet = "ignore:Function 'dev_command' is superseded"
+    quiet = "ignore:Function `dev_command` is superseded"  # literal: the start of the message
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
     os.chdir(settings.PROJECT_ROOT)
     os.execv(argv[0], argv)

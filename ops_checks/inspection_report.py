@@ -306,7 +306,6 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
             ],
             ["check 检查", "month 月份", "result 结果", "what it checks, or what failed 内容", "runbook 处置手册"],
             checks,
-            notes=runbook_notes(checks),
         ),
         Section(
             "修订 / Revisions of published figures",
@@ -376,6 +375,9 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
             "usage.png",
         ),
     ]
+    sections.append(  # last: the runbook sections the check table links to
+        Section("处置手册 / Runbook: the sections the check table links to", notes=runbook_notes(checks))
+    )
     charts = {
         "rows.png": chart_rows(history),
         **({"quarantine.png": chart_quarantine(quarantine)} if quarantine else {}),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from laiou_assets import settings
 
@@ -75,11 +77,36 @@ def _templates(autoescape: bool) -> jinja2.Environment:
     environment.filters["cell"] = cell
     environment.tests["heading"] = lambda row: isinstance(row, Heading)
     environment.tests["link"] = lambda value: isinstance(value, Link)
+    environment.filters["markdown"] = inline_markdown
     return environment
 
 
 def mib(size: int | None) -> str:
     return f"{(size or 0) / 2**20:,.1f} MiB"
+
+
+def inline_markdown(text: str) -> Markup:
+    """The little Markdown the runbook and the report's sentences use, as HTML: **bold**, `code`, "- " lists
+    and paragraphs; everything else escaped."""
+    blocks, items = [], []
+    for line in str(text).splitlines() + [""]:
+        html = re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(line.strip())))
+        html = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html)
+        if line.startswith("- "):
+            items.append(f"<li>{html[2:]}</li>")
+        elif line.startswith("  ") and items:  # a list item's wrapped line
+            items[-1] = items[-1][: -len("</li>")] + f" {html}</li>"
+        else:
+            if items:
+                blocks.append(f"<ul>{''.join(items)}</ul>")
+                items = []
+            if html:
+                blocks.append(html)
+    return Markup(
+        "<br>".join(blocks)
+        if len(blocks) <= 1
+        else "".join(f"<p>{b}</p>" if not b.startswith("<ul>") else b for b in blocks)
+    )
 
 
 def cell(value) -> str:

@@ -59,30 +59,61 @@ def _bars(labels: list[str], values: list[float], title: str, unit: str) -> byte
     return png(figure)
 
 
-def _revision_blocks(revisions: list[dict], year: int) -> list[Block]:
+DIMENSIONS = {"summary": "全市", "province": "省份", "district": "区", "industry": "行业"}
+MEASURES = {
+    **LABELS,
+    "reg_capital_wan": "注册资本（万元）",
+    "tax_share": "税收占比",
+    "revenue_k": "营业收入（千元）",
+    "employees": "从业人员",
+    "indirect_cumulative": "再投资累计",
+}
+
+
+def _value(measure: str, value) -> str:
+    if value is None:
+        return "—"
+    if measure == "tax_share":
+        return f"{float(value):.2%}"
+    return wan(value) if "wan" in measure or measure.endswith("_k") else count(value)
+
+
+def _revision_blocks(revisions: list[dict] | None, year: int) -> list[Block]:
+    if revisions is None:
+        return [Block("paragraph", f"{year}年数据尚未发布（laiou publish），无修订。Not published yet.")]
     if not revisions:
-        return [
-            Block("paragraph", f"{year}年已发布数据未因重新交付而改变（或尚未发布）。No published figure has changed.")
-        ]
+        return [Block("paragraph", f"{year}年已发布数据未因重新交付而改变。No published figure has changed.")]
     return [
         Block(
             "paragraph", f"{year}年已发布数据中有 {len(revisions)} 项因数据重新交付而修订（marts.figure_revisions）："
         ),
         Block(
             "table",
-            headers=["指标 figure", "名称 name", "发布值 published", "当前值 now", "变化 change", "重新交付 delivered"],
+            headers=["范围 scope", "指标 measure", "发布值 published", "当前值 now", "重新交付 delivered since"],
             rows=[
                 [
-                    r["figure"],
-                    r["member_name"],
-                    str(r["published_value"]),
-                    str(r["current_value"]),
-                    str(r["change"]),
+                    f"{DIMENSIONS[r['dimension']]} {r['member_name']}" if r["dimension"] != "summary" else "全市",
+                    MEASURES.get(r["measure"], r["measure"]),
+                    _value(r["measure"], r["published_value"]),
+                    _value(r["measure"], r["current_value"]),
                     r["redelivered_months"],
                 ]
                 for r in revisions
             ],
         ),
+    ]
+
+
+def _tax_caveat(last_tax, year: int, month: int = 12) -> list[Block]:
+    """The last tax delivery's own month is incomplete: most of a month's vouchers come with the next one."""
+    if last_tax is None or (last_tax.year, last_tax.month) != (year, month):
+        return []
+    return [
+        Block(
+            "paragraph",
+            f"注：税收按所属期统计。{year}年{month}月所属期的税款大多随次月数据交付，本期数据尚未到达，"
+            f"{month}月税收偏低，将在次月交付后更新。Tax of the last delivered month is incomplete.",
+        )
     ]
 
 
@@ -97,6 +128,7 @@ def annual_document(f: AnnualFigures, made: datetime) -> Document:
             f"当年新增 {count(h['new'])} 户，退出 {count(h['exited'])} 户，净增 {count(h['new'] - h['exited'])} 户；"
             f"当年税收 {wan(h['tax_wan'])} 万元。另有再投资企业 {count(h['indirect_cumulative'])} 户，不计入总量。",
         ),
+        *_tax_caveat(f.last_tax_delivery, f.year),
         Block(
             "table",
             headers=["指标 measure", f"{f.year}年", f"{f.year - 1}年", "同比 YoY"],
@@ -252,13 +284,14 @@ def bulletin_document(f: MonthlyFigures, made: datetime) -> Document:
             f"月末全市累计 {count(f.cumulative)} 户。本月税收 {wan(f.tax_wan_month)} 万元，本年 1–{m.month} 月 "
             f"{wan(f.tax_wan_ytd)} 万元，同比 {change(f.tax_wan_ytd, f.tax_wan_ytd_before)}。",
         ),
-        Block("heading", "二、来源省份 Source provinces (1–M)"),
+        *_tax_caveat(f.last_tax_delivery, m.year, m.month),
+        Block("heading", f"二、来源省份（1–{m.month}月）Source provinces, year to date"),
         Block(
             "table",
             headers=["省份 province", "有税企业 enterprises", "税收（万元）"],
             rows=[[r["name"], count(r["enterprises"]), wan(r["tax_wan"])] for r in f.provinces],
         ),
-        Block("heading", "三、各区 Districts (1–M)"),
+        Block("heading", f"三、各区（1–{m.month}月）Districts, year to date"),
         Block(
             "table",
             headers=["区 district", "有税企业 enterprises", "税收（万元）"],
@@ -282,9 +315,11 @@ def bulletin_document(f: MonthlyFigures, made: datetime) -> Document:
 def to_docx(document: Document) -> bytes:
     from docx import Document as Word
     from docx.oxml.ns import qn
-    from docx.shared import Cm
+    from docx.shared import Cm, Mm
 
     word = Word()
+    for section in word.sections:  # A4, as the office prints
+        section.page_width, section.page_height = Mm(210), Mm(297)
     for style in ("Normal", "Title", "Heading 1"):
         font = word.styles[style].font
         font.name = "Microsoft YaHei"  # East Asian text in the font Word uses for Chinese

@@ -7,7 +7,7 @@ laiou_since and the tax facts' months, the marts' own grain for a month. Nothing
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from laiou_assets import health
@@ -35,7 +35,8 @@ class AnnualFigures:
     statistics: dict  # revenue (千元) and employees over the provinces' rows (R13)
     investors: list[dict]  # the largest investors of the year (R15), with a valid USCC
     investors_by_district: list[dict]  # each district's largest investor now (dim_enterprise, R15)
-    revisions: list[dict] = field(default_factory=list)
+    revisions: list[dict] | None = None  # None: the year was never published
+    last_tax_delivery: date | None = None
 
 
 @dataclass
@@ -49,7 +50,8 @@ class MonthlyFigures:
     tax_wan_ytd_before: float | None  # the same months of the year before
     provinces: list[dict]  # year-to-date tax by source province, largest first
     districts: list[dict]
-    revisions: list[dict] = field(default_factory=list)
+    revisions: list[dict] | None = None
+    last_tax_delivery: date | None = None
 
 
 def _rows(conn, sql: str, params=None) -> list[dict]:
@@ -64,14 +66,30 @@ def years_in_marts(conn) -> list[int]:
     return [y for (y,) in conn.execute("select year from marts.mart_laiou_summary_year order by year")]
 
 
-def revisions(conn, year: int) -> list[dict]:
-    """The year's published figures that changed since their latest publication (marts.figure_revisions)."""
-    if not health.table_exists(conn, "marts.figure_revisions"):
-        return []
+def deliveries(conn) -> tuple[date | None, date | None]:
+    """The first delivered month and the last tax delivery (audit.load_log): a month's vouchers arrive mostly
+    with the next month's delivery, so the last tax month is incomplete until then."""
+    if not health.table_exists(conn, "audit.load_log"):
+        return None, None
+    return conn.execute(
+        "select min(period), max(period) filter (where feed = 'tax_payment') from audit.load_log "
+        "where outcome = 'loaded'"
+    ).fetchone()
+
+
+def revisions(conn, year: int) -> list[dict] | None:
+    """The year's published figures that changed since their latest publication (marts.figure_revisions),
+    the summary first; None when the year was never published."""
+    if not health.table_exists(conn, "marts.published_figures"):
+        return None
+    if not conn.execute("select 1 from marts.published_figures where year = %s limit 1", [year]).fetchone():
+        return None
     return _rows(
         conn,
-        "select figure, member_name, published_value, current_value, change, redelivered_months "
-        "from marts.figure_revisions where year = %s order by dimension, member_code, measure",
+        """select dimension, member_name, measure, published_value, current_value, change, redelivered_months
+           from marts.figure_revisions where year = %s
+           order by array_position(array['summary', 'province', 'district', 'industry'], dimension), member_code,
+                    measure""",
         [year],
     )
 
@@ -132,6 +150,7 @@ def annual(conn, year: int) -> AnnualFigures:
                order by district_code, n desc, investor_uscc""",
         ),
         revisions=revisions(conn, year),
+        last_tax_delivery=deliveries(conn)[1],
     )
 
 
@@ -160,9 +179,12 @@ def monthly(conn, month: date) -> MonthlyFigures:
     delivered = []
     if health.table_exists(conn, "marts.fct_tax_monthly"):
         delivered = [m for (m,) in conn.execute("select distinct tax_month from marts.fct_tax_monthly order by 1")]
-    if month not in delivered:
-        held = f"the marts hold tax months {delivered[0]:%Y-%m}–{delivered[-1]:%Y-%m}" if delivered else "none"
-        raise NoData(f"{month:%Y-%m}: no tax month in the marts; {held}")
+    first_delivered, last_tax = deliveries(conn)
+    if month not in delivered or first_delivered is None or not first_delivered <= month <= last_tax:
+        held = (
+            f"the deliveries run {first_delivered:%Y-%m}–{last_tax:%Y-%m}" if first_delivered else "nothing is loaded"
+        )
+        raise NoData(f"{month:%Y-%m}: not a delivered month; {held}")
     first, end = month.replace(month=1), _month_end(month)
     counts = conn.execute(
         """select count(*) filter (where laiou_since between %(start)s and %(end)s),
@@ -191,6 +213,7 @@ def monthly(conn, month: date) -> MonthlyFigures:
         provinces=_rows(conn, by.format(name="d.source_province_name", limit=10), [first, month]),
         districts=_rows(conn, by.format(name="d.district_name", limit=16), [first, month]),
         revisions=revisions(conn, month.year),
+        last_tax_delivery=last_tax,
     )
 
 

@@ -29,7 +29,9 @@ STATUS_LABELS = {"1": "在营", "2": "注销", "3": "吊销", "4": "迁出"}
 KIND_LABELS = {"direct": "直接", "branch": "分支", "indirect": "再投资"}
 ENTERPRISES_SQL = """
 select d.uscc, d.name, coalesce(i.section_name, d.industry_section), d.industry_code, d.source_province_name,
-       d.laiou_kind, d.laiou_level, d.investor_name, d.reg_date, d.status, d.laiou_since
+       d.laiou_kind, d.laiou_level,
+       -- a parent known only as a branch's parent has no name (R15): its code says who it is
+       coalesce(d.investor_name, '总公司 ' || d.investor_uscc), d.reg_date, d.status, d.laiou_since
 from marts.dim_enterprise d
 left join (select distinct section_code, section_name from marts.dim_industry) i on i.section_code = d.industry_section
 where d.district_code = %(district)s and d.laiou_kind is not null
@@ -202,7 +204,7 @@ def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
         _append(by, ["合计 total", "", *totals, int(sum(r[6] for r in rows))])  # values, never a formula
         _table(
             by,
-            [10, 20, 16, 16, 14, 18, 14],
+            [10, 20, 26, 24, 16, 26, 16],
             {"C": "#,##0", "D": "#,##0", "E": "#,##0.00", "F": "#,##0.00", "G": "#,##0"},
         )
         if rows:
@@ -256,6 +258,12 @@ def _table(sheet, widths: list[int], formats: dict[str, str], total: bool = True
         for cell in sheet[sheet.max_row]:
             cell.font = BOLD
     sheet.freeze_panes = "A3"
+    # Printed landscape, one page wide, the header row on every page.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.print_title_rows = "2:2"
     sheet.auto_filter.ref = f"A2:{last}{sheet.max_row - 1 if total else sheet.max_row}"
 
 

@@ -65,7 +65,9 @@ compared as (
         select * from current_figures where year in (select year from latest)
     ) as c
         on c.year = p.year and c.dimension = p.dimension and c.member_code = p.member_code and c.measure = p.measure
-    where p.value is distinct from c.value
+    -- at the precision the office publishes: shares as percentages with two decimals, the rest as they are
+    where round(p.value, case when coalesce(p.measure, c.measure) = 'tax_share' then 4 else 6 end)
+        is distinct from round(c.value, case when coalesce(p.measure, c.measure) = 'tax_share' then 4 else 6 end)
 ),
 
 final as (
