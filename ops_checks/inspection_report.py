@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from laiou_assets import health, migrations
+from laiou_assets import migrations
 from laiou_assets.contract import FEEDS, QUARANTINE_REASONS
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, read_manifest
 from laiou_assets.partitions import TIMEZONE
@@ -23,6 +23,7 @@ from ops_checks.feed_arrival import Thresholds, due_at
 from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
 from ops_checks.report_checks import check_table, runbook_notes
 from ops_checks.report_files import Report, Section, mib
+from ops_checks.report_revisions import revisions_table
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 BATCH = timedelta(hours=1)  # reports made within this of each other were made together
@@ -171,26 +172,6 @@ def _runs(instance: dg.DagsterInstance, since: datetime | None) -> tuple[list[li
     return rows, {"runs": len(records), "runs_failed": sum(r[2] for r in rows)}
 
 
-def _revisions(conn) -> tuple[list[list], str]:
-    """Published figures whose value changed since their latest publication (marts.figure_revisions)."""
-    if not health.table_exists(conn, "marts.published_figures"):
-        return [], "No year has been published (`laiou publish --year YYYY`)."
-    years = [y for (y,) in conn.execute("select distinct year from marts.published_figures order by 1")]
-    if not years:
-        return [], "No year has been published (`laiou publish --year YYYY`)."
-    rows = conn.execute(
-        "select year, figure, member_name, published_value, current_value, change, redelivered_months "
-        "from marts.figure_revisions order by year, dimension, member_code, measure"
-    ).fetchall()
-    published = ", ".join(map(str, years))
-    if not rows:
-        return [], f"Published years ({published}): no figure has changed since its publication."
-    return [[str(year), *rest] for year, *rest in rows], (
-        f"Published years ({published}): {len(rows)} figures differ from their latest publication; the deliveries "
-        "loaded since that changed the data are named (marts.figure_revisions)."
-    )
-
-
 def _usage(conn) -> list[tuple[str, int]]:
     """(month, statements of every reading role) for each month with usage snapshots."""
     if conn.execute("select to_regclass('audit.mart_usage_monthly')").fetchone()[0] is None:
@@ -230,7 +211,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
     deliveries, delivery_figures = _deliveries(conn, landing, data_month, now)
     quarantine = _quarantine(conn, data_month)
     checks, check_figures = check_table(instance, data_month)
-    revisions, revisions_said = _revisions(conn)
+    revisions, revisions_said = revisions_table(conn)
     incidents, incident_figures = _incidents(conn, since, now)
     schemas, db_bytes = _database(conn)
     backups, backup_figures = _backups(conn, since)

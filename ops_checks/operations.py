@@ -163,11 +163,16 @@ def purge_history(instance: dg.DagsterInstance, days: int, dbt_target) -> dict[s
     for record in records:
         instance.delete_run(record.dagster_run.run_id)
     folders = 0
-    for folder in dbt_target.glob("*/"):
+    for folder in [*dbt_target.glob("*/"), *dbt_target_folders()]:
         if folder.is_dir() and folder.stat().st_mtime < cutoff.timestamp():
             shutil.rmtree(folder, ignore_errors=True)
             folders += 1
     return {"runs_deleted": len(records), "dbt_target_folders_deleted": folders}
+
+
+def dbt_target_folders() -> list:
+    """dagster-dbt's per-run folders under $LAIOU_HOME/dbt/target-*/ (warehouse.dbt_target_dir)."""
+    return [f for target in (settings.laiou_home() / "dbt").glob("target-*/") for f in target.glob("*/")]
 
 
 @dg.op(description="清理 / delete run history older than LAIOU_KEEP_RUNS_DAYS (90) and old dagster-dbt target folders")

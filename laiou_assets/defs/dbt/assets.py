@@ -1,18 +1,22 @@
 """The dbt project (staging → intermediate → marts) as Dagster assets; dbt tests become asset checks."""
 
+import hashlib
 import json
 import os
+import subprocess
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from laiou_assets import keys, migrations
+from laiou_assets import keys, migrations, settings
 from laiou_assets.access import ensure_roles
 from laiou_assets.defs.automation.conditions import BUILD_TAX_MONTH_WHEN_UPDATED, BUILD_WHEN_UPDATED
 from laiou_assets.defs.automation.freshness import MARTS_CURRENT_A_DAY_LATER
-from laiou_assets.defs.dbt.project import dbt_project, dbt_resource
+from laiou_assets.defs.dbt.project import dbt_executable, dbt_project, dbt_resource
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import WarehouseResource
 from laiou_assets.warehouse import BUILD_LOCK, advisory_lock, dbt_env
@@ -69,11 +73,38 @@ TAX_FACTS = "fct_tax_monthly"
 TAX_FACTS_KEY = keys.TAX_FACTS
 
 
+def dbt_target_dir(url: str) -> Path:
+    """Where dagster-dbt gives each run its target folder for this warehouse: under $LAIOU_HOME/dbt/, one
+    folder per connection, so that a partial-parse file made for it stays valid (dbt parses the whole project
+    again, 6 s, whenever the connection differs from the one the file was made with)."""
+    env = dbt_env(url)
+    key = "|".join(env[k] for k in ("LAIOU_PG_HOST", "LAIOU_PG_PORT", "LAIOU_PG_USER", "LAIOU_PG_DBNAME"))
+    return settings.laiou_home() / "dbt" / f"target-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
 def _prepare(warehouse: WarehouseResource) -> None:
     with warehouse.connect() as conn:
         migrations.ensure_current(conn)  # building before the first load gives empty marts, not a missing relation
         ensure_roles(conn)  # dbt's grants name them
-    os.environ.update(dbt_env(warehouse.url()))  # profiles.yml reads these
+    url = warehouse.url()
+    os.environ.update(dbt_env(url))  # profiles.yml reads these
+    # dagster-dbt copies DBT_TARGET_PATH's partial_parse.msgpack into each run's folder: one made for this
+    # warehouse spares every dbt invocation a full parse of the project.
+    target = dbt_target_dir(url)
+    os.environ["DBT_TARGET_PATH"] = str(target)
+    if not (target / "partial_parse.msgpack").exists():
+        seed_partial_parse(target)
+
+
+def seed_partial_parse(target: Path) -> None:
+    """`dbt parse` for this warehouse into a scratch folder, its partial_parse.msgpack then moved into place
+    (two processes seeding at once each move a whole file)."""
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        argv = [dbt_executable(), "parse", "--quiet", "--target-path", scratch]
+        env = {**os.environ, "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
+        if subprocess.run(argv, cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True).returncode == 0:
+            os.replace(Path(scratch) / "partial_parse.msgpack", target / "partial_parse.msgpack")
 
 
 class BuildConfig(dg.Config):
