@@ -3,8 +3,10 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,18 +84,27 @@ def dbt_target_dir(url: str) -> Path:
     return settings.laiou_home() / "dbt" / f"target-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def _prepare(warehouse: WarehouseResource) -> None:
+def _prepare(warehouse: WarehouseResource) -> Path:
     with warehouse.connect() as conn:
         migrations.ensure_current(conn)  # building before the first load gives empty marts, not a missing relation
         ensure_roles(conn)  # dbt's grants name them
     url = warehouse.url()
     os.environ.update(dbt_env(url))  # profiles.yml reads these
-    # dagster-dbt copies DBT_TARGET_PATH's partial_parse.msgpack into each run's folder: one made for this
-    # warehouse spares every dbt invocation a full parse of the project.
     target = dbt_target_dir(url)
-    os.environ["DBT_TARGET_PATH"] = str(target)
     if not (target / "partial_parse.msgpack").exists():
         seed_partial_parse(target)
+    return target
+
+
+def run_target(target: Path, context: dg.AssetExecutionContext) -> Path:
+    """This run's dbt target folder, holding the warehouse's partial-parse file before dbt starts: dagster-dbt
+    then leaves it (it copies the project's own, made for another connection, only into an empty folder), and
+    dbt parses only what changed."""
+    folder = target / f"{context.run.job_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    folder.mkdir(parents=True)
+    if (target / "partial_parse.msgpack").exists():
+        shutil.copy(target / "partial_parse.msgpack", folder / "partial_parse.msgpack")
+    return folder
 
 
 def seed_partial_parse(target: Path) -> None:
@@ -129,7 +140,7 @@ def laiou_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: BuildConfig
 ):
     """Builds and tests the dbt models (all but the monthly tax facts) against the warehouse."""
-    _prepare(warehouse)
+    target = _prepare(warehouse)
     # The tax facts' tests read models built here too (tax_conserved_in_facts reads int_tax_counted): on a
     # subset dbt would run them now, before the next run refreshes the facts, and they would fail. Excluding
     # the facts excludes their tests (dbt's eager indirect selection).
@@ -137,7 +148,7 @@ def laiou_dbt_models(
     if config.publish_year:  # models/marts/published_figures.sql appends that year's figures
         args += ["--vars", json.dumps({"publish_year": config.publish_year, "dagster_run_id": context.run.run_id})]
     with one_build_at_a_time(warehouse, context):
-        yield from dbt.cli(args, context=context).stream()
+        yield from dbt.cli(args, context=context, target_path=run_target(target, context)).stream()
 
 
 @dbt_assets(
@@ -151,11 +162,12 @@ def laiou_dbt_models(
 )
 def laiou_tax_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Rebuilds the tax months of the partition (or of a whole range, in one run) in marts.fct_tax_monthly."""
-    _prepare(warehouse)
+    target = _prepare(warehouse)
     window = context.partition_key_range  # month starts, both included
     months = {"min_month": window.start, "max_month": window.end}
     with one_build_at_a_time(warehouse, context):
-        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context).stream()
+        folder = run_target(target, context)
+        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context, target_path=folder).stream()
 
 
 @dg.definitions
