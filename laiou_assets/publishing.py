@@ -4,15 +4,13 @@ every later build compares them with the marts (marts.figure_revisions)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import dagster as dg
 
 from laiou_assets import building, health, warehouse
 from laiou_assets.definitions import defs
-from laiou_assets.keys import PROCESS_TAG, REPOSITORY_LABEL, REPOSITORY_TAG
-from laiou_assets.running import process_token
+from laiou_assets.running import in_process_tags
 
 
 def _say(message: str) -> None:
@@ -40,7 +38,7 @@ def publish(year: int) -> int:
         )
         return 2
     config = {"ops": {"laiou_dbt_models": {"config": {"publish_year": year}}}}
-    tags = {REPOSITORY_TAG: REPOSITORY_LABEL, PROCESS_TAG: process_token(os.getpid())}
+    tags = in_process_tags()
     ok = building.execute(defs(), instance, "publish_figures", {"run_config": config, "tags": tags}, _say)
     if not ok:
         return 1

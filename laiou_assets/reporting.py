@@ -3,7 +3,6 @@ bulletin, made through its Dagster asset (recorded in the instance, visible in t
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import date
 
@@ -13,8 +12,7 @@ from laiou_assets import building, warehouse
 from laiou_assets.analysis import figures
 from laiou_assets.definitions import defs
 from laiou_assets.defs.analysis.assets import analysis_folder
-from laiou_assets.keys import PROCESS_TAG, REPOSITORY_LABEL, REPOSITORY_TAG
-from laiou_assets.running import process_token
+from laiou_assets.running import in_process_tags
 
 
 def _say(message: str) -> None:
@@ -35,7 +33,7 @@ def report(kind: str, period: str) -> int:
             _say(f"laiou report {kind}: {exc}")
             return 2
     job, key = ("annual_analysis_report", period) if kind == "annual" else ("monthly_bulletin", f"{period}-01")
-    tags = {REPOSITORY_TAG: REPOSITORY_LABEL, PROCESS_TAG: process_token(os.getpid())}
+    tags = in_process_tags()
     if not building.execute(defs(), instance, job, {"partition_key": key, "tags": tags}, _say):
         return 1
     stem = f"annual_report_{period}" if kind == "annual" else f"bulletin_{period}"

@@ -108,7 +108,7 @@ def run_everything(
 
     definitions = defs()
     ingest = definitions.resolve_job_def("ingest_feeds")
-    ours = {PROCESS_TAG: process_token(os.getpid()), REPOSITORY_TAG: REPOSITORY_LABEL}
+    ours = in_process_tags()
     failures: list[str] = []
     started = time.perf_counter()
     _say(f"full log (dbt, Dagster): {building.run_log()}")
@@ -258,6 +258,12 @@ def _clean_up_after_killed_runs(instance: dg.DagsterInstance) -> None:
             _say(f"warning: load attempt died: {line}")
     for folder in clean_stale_scratch():
         _say(f"removed {folder}, left by a load that was killed")
+
+
+def in_process_tags() -> dict[str, str]:
+    """The tags of every run this process executes itself: the process (to tell when it is gone) and the code
+    location (so that the UI's job pages list the run)."""
+    return {PROCESS_TAG: process_token(os.getpid()), REPOSITORY_TAG: REPOSITORY_LABEL}
 
 
 def process_token(pid: int) -> str:
