@@ -1,4 +1,4 @@
--- 税收事实表 / R12: the counted tax (int_tax_counted) by enterprise × tax_period month × tax type, in 元. Incremental by month: a run rebuilds the tax months between vars min_month and max_month
+-- 税收事实表 / R12: the counted tax (int_tax_counted) by enterprise × tax_period month × tax type, in 元. Incremental by month: a run rebuilds the tax months between LAIOU_DBT_TAX_FROM and LAIOU_DBT_TAX_TO (macro tax_window)
 -- (Dagster passes a partition's window; without vars, every month). The window is applied whether or not
 -- the table exists yet, so a first run over one month builds exactly that month.
 {{ config(

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,37 @@ def _prepare(warehouse: WarehouseResource) -> Path:
         migrations.ensure_current(conn)  # building before the first load gives empty marts, not a missing relation
         ensure_roles(conn)  # dbt's grants name them
     url = warehouse.url()
-    os.environ.update(dbt_env(url))  # profiles.yml reads these
     target = dbt_target_dir(url)
     if not (target / "partial_parse.msgpack").exists():
-        seed_partial_parse(target)
+        seed_partial_parse(target, dbt_env(url))
     return target
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ holds `variables` while dagster-dbt starts dbt, then is as it was. dagster-dbt 0.29 gives a
+    run no environment of its own: the dbt process gets a copy of os.environ when `dbt.cli` starts it, so the
+    variables reach that process and no later run of this one (a run's tax months, its warehouse)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def start_dbt(dbt: DbtCliResource, args: list[str], context, warehouse: WarehouseResource, **variables: str):
+    """dbt started for this run: its warehouse in the variables profiles.yml reads, its partial-parse file
+    in place, the dbt unit tests left out (they test the SQL on fixed rows, not the data: `make test` runs
+    them once, tests/test_dbt_unit_tests.py, as dbt advises for production builds)."""
+    target = _prepare(warehouse)
+    with environment({**dbt_env(warehouse.url()), **variables}):
+        argv = [*args, "--exclude-resource-type", "unit_test"]
+        return dbt.cli(argv, context=context, target_path=run_target(target, context))
 
 
 def run_target(target: Path, context: dg.AssetExecutionContext) -> Path:
@@ -107,13 +134,13 @@ def run_target(target: Path, context: dg.AssetExecutionContext) -> Path:
     return folder
 
 
-def seed_partial_parse(target: Path) -> None:
+def seed_partial_parse(target: Path, warehouse_env: Mapping[str, str]) -> None:
     """`dbt parse` for this warehouse into a scratch folder, its partial_parse.msgpack then moved into place
     (two processes seeding at once each move a whole file)."""
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         argv = [dbt_executable(), "parse", "--quiet", "--target-path", scratch]
-        env = {**os.environ, "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
+        env = {**os.environ, **warehouse_env, "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)}
         if subprocess.run(argv, cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True).returncode == 0:
             os.replace(Path(scratch) / "partial_parse.msgpack", target / "partial_parse.msgpack")
 
@@ -140,7 +167,6 @@ def laiou_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: BuildConfig
 ):
     """Builds and tests the dbt models (all but the monthly tax facts) against the warehouse."""
-    target = _prepare(warehouse)
     # The tax facts' tests read models built here too (tax_conserved_in_facts reads int_tax_counted): on a
     # subset dbt would run them now, before the next run refreshes the facts, and they would fail. Excluding
     # the facts excludes their tests (dbt's eager indirect selection).
@@ -148,7 +174,7 @@ def laiou_dbt_models(
     if config.publish_year:  # models/marts/published_figures.sql appends that year's figures
         args += ["--vars", json.dumps({"publish_year": config.publish_year, "dagster_run_id": context.run.run_id})]
     with one_build_at_a_time(warehouse, context):
-        yield from dbt.cli(args, context=context, target_path=run_target(target, context)).stream()
+        yield from start_dbt(dbt, args, context, warehouse).stream()
 
 
 @dbt_assets(
@@ -162,12 +188,10 @@ def laiou_dbt_models(
 )
 def laiou_tax_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Rebuilds the tax months of the partition (or of a whole range, in one run) in marts.fct_tax_monthly."""
-    target = _prepare(warehouse)
-    window = context.partition_key_range  # month starts, both included
-    months = {"min_month": window.start, "max_month": window.end}
+    window = context.partition_key_range  # month starts, both included; macros/tax_window.sql reads them
+    months = {"LAIOU_DBT_TAX_FROM": window.start, "LAIOU_DBT_TAX_TO": window.end}
     with one_build_at_a_time(warehouse, context):
-        folder = run_target(target, context)
-        yield from dbt.cli(["build", "--vars", json.dumps(months)], context=context, target_path=folder).stream()
+        yield from start_dbt(dbt, ["build"], context, warehouse, **months).stream()
 
 
 @dg.definitions
