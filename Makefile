@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: demo test ui ui-readonly serve docs install lint db-stop clean
+.PHONY: demo test ui ui-readonly serve docs install lint db-stop clean bi
 
 install: $(STAMP)
 
@@ -35,6 +35,26 @@ TEST_WORKERS ?= 2
 test: $(MANIFEST)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# Apache Superset in its own virtualenv (it pins SQLAlchemy < 2 and pandas < 2.2), from the constraints kept
+# in the repo; then `.venv/bin/laiou bi user NAME --role admin` and `.venv/bin/laiou bi serve` (docs/bi.md).
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed-stamp
+BI_REQUIREMENTS := laiou_assets/superset/requirements.txt
+BI_CONSTRAINTS := laiou_assets/superset/constraints.txt
+
+bi: $(BI_STAMP) $(MANIFEST)
+	@echo "Superset is installed in $(BI_VENV). Next (docs/bi.md):"
+	@echo "  .venv/bin/laiou bi user <name> --role admin    # the first administrator; password on standard input"
+	@echo "  .venv/bin/laiou bi serve                       # http://127.0.0.1:8088, dashboards in Chinese"
+
+$(BI_STAMP): $(BI_REQUIREMENTS) $(BI_CONSTRAINTS)
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	@echo "installing Apache Superset 6.1.0 into $(BI_VENV) (about two minutes; the full log in $(BI_VENV)/install.log)"
+	@$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@set -o pipefail; $(BI_VENV)/bin/python -m pip install -r $(BI_REQUIREMENTS) -c $(BI_CONSTRAINTS) 2>&1 \
+		| tee $(BI_VENV)/install.log | grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100
+	@touch $(BI_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -95,6 +95,37 @@ def cmd_bi(args) -> int:
     return 0
 
 
+def cmd_bi_serve(args) -> int:
+    from laiou_assets.superset import launch
+
+    try:
+        return launch.serve(args.host, args.port, say=lambda line: print(f"laiou bi: {line}", file=sys.stderr))
+    except launch.BIError as exc:
+        print(f"laiou bi serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_bi_user(args) -> int:
+    """The password from standard input: typed twice at a terminal, or the first line of a pipe."""
+    from laiou_assets.superset import launch
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("laiou bi user: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        print(launch.add_user(args.name, args.role, password))
+    except launch.BIError as exc:
+        print(f"laiou bi user: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _generate(
     out: Path,
     first: str,
@@ -233,11 +264,26 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     db.add_argument("--role", help="with `url`: the address for this role instead (e.g. laiou_bi)")
     db.set_defaults(func=cmd_db)
 
-    bi = sub.add_parser("bi", help="connect a BI tool to the marts as laiou_bi (docs/bi.md)")
-    bi.add_argument("tool", choices=["metabase"], help="the BI tool to register the marts in")
-    bi.add_argument("--url", required=True, help="Metabase's address, e.g. http://metabase.internal:3000")
-    bi.add_argument("--admin", required=True, help="a Metabase administrator's e-mail")
-    bi.set_defaults(func=cmd_bi)
+    bi = sub.add_parser("bi", help="the BI tool: Superset's dashboards (serve, user) or Metabase (docs/bi.md)")
+    bi_sub = bi.add_subparsers(dest="bi_action", required=True, metavar="{serve,user,metabase}")
+    bi_serve = bi_sub.add_parser(
+        "serve",
+        help="Superset (make bi installs it) on 127.0.0.1:8088 in the foreground, its dashboards imported and "
+        "roles provisioned on start; Ctrl-C stops it",
+    )
+    bi_serve.add_argument("--host", default="127.0.0.1")
+    bi_serve.add_argument("--port", type=int, default=8088)
+    bi_serve.set_defaults(func=cmd_bi_serve)
+    bi_user = bi_sub.add_parser(
+        "user", help="create a Superset user, or give one a new role and password (password on standard input)"
+    )
+    bi_user.add_argument("name", help="the login name")
+    bi_user.add_argument("--role", required=True, help="admin | data | office | district:<code> | commission")
+    bi_user.set_defaults(func=cmd_bi_user)
+    metabase = bi_sub.add_parser("metabase", help="register the marts in a running Metabase as laiou_bi")
+    metabase.add_argument("--url", required=True, help="Metabase's address, e.g. http://metabase.internal:3000")
+    metabase.add_argument("--admin", required=True, help="a Metabase administrator's e-mail")
+    metabase.set_defaults(func=cmd_bi)
 
     gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")
     gen.add_argument("--out", help="landing zone directory (default $LAIOU_LANDING_DIR)")

@@ -101,3 +101,9 @@ def is_valid_industry_class(code: str) -> bool:
 def country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-3 codes accepted in investor_country."""
     return frozenset(r["country_code"] for r in _seed_rows("ref_countries"))
+
+
+@cache
+def current_district_names() -> dict[str, str]:
+    """R2: each current district's code → its Chinese name (黄浦区 …)."""
+    return {r["district_code"]: r["district_name"] for r in _seed_rows("ref_districts") if r["is_current"] == "true"}

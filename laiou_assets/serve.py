@@ -1,7 +1,8 @@
 """`laiou serve`: the production deployment in the foreground, as one supervised group.
 
 Three Dagster processes: the code server (the laiou code location over gRPC, loaded once), the daemon
-(schedules, sensors, run queue and monitoring) and the webserver (the UI on 127.0.0.1:3000). A child that
+(schedules, sensors, run queue and monitoring) and the webserver (the UI on 127.0.0.1:3000); and Superset
+(`laiou bi serve`, 127.0.0.1:8088) when `make bi` installed it (LAIOU_BI_SERVE). A child that
 exits is started again after a back-off (1 s, doubling to 60 s; reset after a minute of good running), and
 every start and exit is logged. SIGINT, SIGTERM or SIGHUP stops all three (SIGTERM, then SIGKILL after a grace
 period) and `laiou serve` exits 0. Each child's output goes to `$LAIOU_HOME/logs/<name>.log`; the
@@ -148,7 +149,15 @@ def children(host: str, port: int, code_port: int, logs: Path) -> list[Child]:
             [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)],
             logs / "webserver.log",
         ),
-    ]
+    ] + ([Child("superset", [str(bin_dir / "laiou"), "bi", "serve"], logs / "superset.log")] if serves_bi() else [])
+
+
+def serves_bi() -> bool:
+    """Superset joins the group when `make bi` installed it (LAIOU_BI_SERVE=auto), or when asked (on)."""
+    from laiou_assets.superset.launch import BI_VENV
+
+    wanted = settings.current().bi_serve
+    return wanted == "on" or (wanted == "auto" and (BI_VENV / "bin" / "gunicorn").exists())
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVER_PORT) -> int:

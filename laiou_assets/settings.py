@@ -48,6 +48,12 @@ VARIABLES: tuple[Variable, ...] = (
         "password given to `laiou_bi` on every build (an external server; the embedded one generates its own)",
     ),
     Variable(
+        "LAIOU_BI_SERVE",
+        "`auto`",
+        "whether `laiou serve` also serves Superset on 127.0.0.1:8088: `auto` (when `make bi` installed it), "
+        "`on` or `off`",
+    ),
+    Variable(
         "LAIOU_READER_IDLE_TIMEOUT",
         "`60s`",
         "a reading role's transaction left idle this long is ended, so it cannot stall a build",
@@ -96,6 +102,7 @@ class Settings:
     dagster_home: Path
     database_url: str | None
     bi_password: str | None
+    bi_serve: str  # auto | on | off
     reader_idle_timeout: str
     reader_statement_timeout: str
     build_lock_timeout: str
@@ -125,6 +132,14 @@ def _day(env: dict[str, str], name: str, default: int) -> int:
     return day
 
 
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first when unset."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise SettingError(f"{name}={env[name]!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _number(env: dict[str, str], name: str, default, kind):
     raw = env.get(name)
     if not raw:
@@ -149,6 +164,7 @@ def _read(items: tuple[tuple[str, str], ...]) -> Settings:
         dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster").resolve(),
         database_url=env.get("LAIOU_DATABASE_URL") or None,
         bi_password=env.get("LAIOU_BI_PASSWORD") or None,
+        bi_serve=_choice(env, "LAIOU_BI_SERVE", ("auto", "on", "off")),
         # Readers must not stall a build: PostgreSQL queues every later reader behind a build waiting for a
         # table that an idle reader's open transaction still holds. So reading roles lose an idle transaction
         # and a long statement; a dbt build waits at most the lock timeout (longer than a statement), then fails.

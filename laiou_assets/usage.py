@@ -54,3 +54,43 @@ def take_snapshot(conn: psycopg.Connection) -> dict[str, int]:
 def monthly_usage(conn: psycopg.Connection) -> list[tuple]:
     """(month, role, statements) of every month with snapshots."""
     return conn.execute("select month, role, statements from audit.mart_usage_monthly order by month, role").fetchall()
+
+
+# Superset's own log of dashboard views (issue #16): its metadata database on the warehouse server.
+SUPERSET_DB = "laiou_superset"  # laiou_assets/superset/launch.py makes it
+READER_ROLES_ONLY = ("Gamma", "Alpha", "sql_lab", "Public")  # Superset's base roles: not who the reader is
+
+# A view is the dashboard's page mounting in the browser (Superset's front end logs `mount_dashboard` once
+# per open, a reload or an in-app navigation alike); each chart's own query is logged apart and not counted.
+DASHBOARD_VIEWS_SQL = """
+select to_char(l.dttm, 'YYYY-MM') as month,
+       coalesce(readers.roles, '(none)') as role,
+       d.dashboard_title,
+       count(*)::bigint as views
+from logs l
+join dashboards d on d.id = l.dashboard_id
+left join lateral (
+  select string_agg(r.name, ', ' order by r.name) as roles
+  from ab_user_role ur join ab_role r on r.id = ur.role_id
+  where ur.user_id = l.user_id and r.name <> all(%(base_roles)s)
+) readers on true
+where l.action = 'log'
+  and (case when l.action = 'log' then l.json::jsonb ->> 'event_name' end) = 'mount_dashboard'
+group by 1, 2, 3
+order by 1, 2, 3
+"""
+
+
+def dashboard_views(warehouse_url: str) -> list[tuple[str, str, str, int]] | None:
+    """(month, the reader's roles, dashboard, views) from Superset's log; None where Superset was never set
+    up on this server (`laiou bi serve` makes its database)."""
+    from laiou_assets.warehouse import with_dbname
+
+    try:
+        conn = psycopg.connect(with_dbname(warehouse_url, SUPERSET_DB), connect_timeout=10)
+    except psycopg.OperationalError:
+        return None
+    with conn:
+        if conn.execute("select to_regclass('public.logs')").fetchone()[0] is None:
+            return None
+        return [tuple(r) for r in conn.execute(DASHBOARD_VIEWS_SQL, {"base_roles": list(READER_ROLES_ONLY)})]

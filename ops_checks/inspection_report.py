@@ -22,6 +22,7 @@ from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
 from ops_checks.feed_arrival import Thresholds, due_at
 from ops_checks.report_charts import chart_quarantine, chart_rows, chart_series
 from ops_checks.report_checks import check_table, runbook_notes
+from ops_checks.report_dashboard_views import dashboard_views_section
 from ops_checks.report_files import Report, Section, mib
 from ops_checks.report_revisions import revisions_table
 
@@ -187,9 +188,12 @@ def _usage(conn) -> list[tuple[str, int]]:
 # ---------------------------------------------------------------------------------------------- the report
 
 
-def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, month: str, now: datetime) -> Report:
+def build_monthly_report(
+    conn, instance: dg.DagsterInstance, landing: Path, month: str, now: datetime, views: list[tuple] | None = None
+) -> Report:
     """The report of the data month `month` (YYYY-MM-01): its deliveries (due by the 20th of the month after),
-    and the platform's operations since the previous report; the use of the marts in the month it is made."""
+    and the platform's operations since the previous report; the use of the marts and of the dashboards
+    (`views`: usage.dashboard_views, None where Superset is not set up) in the month it is made."""
     migrations.ensure_current(conn)
     data_month = month
     # Operations since the previous report made before this batch: reports made together (a first run, the
@@ -250,6 +254,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
         **backup_figures,
         **run_figures,
         "usage_statements": usage_month,
+        "dashboard_views": sum(n for m, *_, n in views if m == made_in) if views is not None else None,
     }
     sections = [
         Section(
@@ -355,6 +360,7 @@ def build_monthly_report(conn, instance: dg.DagsterInstance, landing: Path, mont
             [[m, n] for m, n in usage],
             "usage.png",
         ),
+        dashboard_views_section(views, made_in, baseline_month),
     ]
     sections.append(  # last: the runbook sections the check table links to
         Section("处置手册 / Runbook: the sections the check table links to", notes=runbook_notes(checks))

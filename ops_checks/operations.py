@@ -13,6 +13,7 @@ from laiou_assets.keys import BACKUP, LOAD_LOG, MONTHLY_REPORT, PARTITION_TAG, S
 from laiou_assets.partitions import TIMEZONE as TZ
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
+from laiou_assets.usage import dashboard_views
 from ops_checks.annual_summary import build_annual_summary
 from ops_checks.backups import RESTORE_CHECK, backup_dir, keep_count, restore_check, take_backup
 from ops_checks.inspection_report import build_monthly_report, save_monthly
@@ -91,7 +92,8 @@ yearly_partitions = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *",
     description=(
         "月度巡检报告 / monthly inspection report of data month M (made on the 21st of M+1, once M's deliveries "
         "were due): M's deliveries received and missing, rows loaded and quarantined by reason, every check's "
-        "result, incidents, database size and growth, backups, run durations and the use of the marts, with "
+        "result, incidents, database size and growth, backups, run durations, the use of the marts and the "
+        "dashboard views in Superset, with "
         "charts; Markdown and HTML under `$LAIOU_HOME/reports/<data month YYYY-MM>/`."
     ),
 )
@@ -100,7 +102,8 @@ def monthly_inspection_report(
 ) -> dg.MaterializeResult:
     month, now = context.partition_key, datetime.now(UTC)
     with warehouse.connect() as conn:
-        report = build_monthly_report(conn, context.instance, landing.root(), month, now)
+        views = dashboard_views(warehouse.url())  # Superset's log (issue #16), on the same server
+        report = build_monthly_report(conn, context.instance, landing.root(), month, now, views)
         md, page, preview = write_report(report, reports_dir() / month[:7], f"inspection_{month[:7]}")
         save_monthly(conn, report, month, md, page, now)
     f = report.figures

@@ -62,6 +62,7 @@ def small_landing(tmp_path_factory) -> Path:
 # long file collected last (the soak test, alphabetically late) ran alone at the end while the other worker idled.
 LONGEST_FIRST = [
     "test_soak.py",
+    "test_superset.py",
     "test_failure_stays_visible.py",
     "test_operations.py",
     "test_analysis.py",

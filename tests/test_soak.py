@@ -106,6 +106,7 @@ def test_laiou_serve_runs_itself_through_a_fault_and_a_killed_daemon(laiou_env, 
         "LAIOU_ARRIVAL_INTERVAL": "3",
         "LAIOU_AUTOMATION_INTERVAL": "3",
         "LAIOU_INCIDENT_INTERVAL": "3",
+        "LAIOU_BI_SERVE": "off",  # Superset under `laiou serve` is tests/test_superset.py's
     }
     log = open(tmp_path / "serve.out", "w")  # noqa: SIM115
     serve = subprocess.Popen(

@@ -48,6 +48,7 @@ final as (
         laiou_level,
         laiou_since,
         path[1] as root_uscc,
+        array_to_string(path, ' → ') as chain,
         path[laiou_level - 1] as investor_uscc
     from chain
     where laiou_level > 1

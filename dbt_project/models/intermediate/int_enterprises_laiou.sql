@@ -34,6 +34,8 @@ final as (
         coalesce(classified.laiou_since, indirect.laiou_since) as laiou_since,
         -- the level-1 enterprise a 来沪 enterprise is 来沪 through: itself, or an indirect one's root (R10, R15)
         case when classified.laiou_kind is not null then classified.uscc else indirect.root_uscc end as root_uscc,
+        -- from that level-1 enterprise down to this one (R10): itself alone when direct or branch
+        case when classified.laiou_kind is not null then classified.uscc else indirect.chain end as chain,
         coalesce(classified.laiou_kind in ('direct', 'branch'), false) as is_headline
     from classified
     left join indirect on indirect.uscc = classified.uscc

@@ -37,6 +37,7 @@ final as (
         provinces.province_name::text as source_province_name,
         enterprises.laiou_since::date as laiou_since,
         enterprises.root_uscc::text as laiou_root_uscc,
+        enterprises.chain::text as laiou_chain,
         investors.investor_uscc::text as investor_uscc,
         investors.investor_name::text as investor_name
     from enterprises
