@@ -5,10 +5,13 @@ host), not the embedded one on a unix socket. Only schema `marts` is synced: the
 """
 
 import json
+import os
+import sys
 import urllib.request
 
 from psycopg.conninfo import conninfo_to_dict
 
+from laiou_assets import settings, warehouse
 from laiou_assets.access import BI_ROLE
 
 
@@ -49,3 +52,23 @@ def _post(url: str, body: dict, headers: dict | None = None) -> dict:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def metabase_command(args) -> int:
+    """Register the warehouse in Metabase (passwords from LAIOU_BI_PASSWORD and METABASE_PASSWORD)."""
+    given = {
+        "LAIOU_BI_PASSWORD": settings.current().bi_password,
+        "METABASE_PASSWORD": os.environ.get("METABASE_PASSWORD"),
+    }
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        print(f"laiou bi: set {' and '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        body = metabase_database(warehouse.database_url(start=False), settings.current().bi_password)
+    except ValueError as exc:
+        print(f"laiou bi: {exc}", file=sys.stderr)
+        return 2
+    database_id = register_in_metabase(args.url.rstrip("/"), args.admin, os.environ["METABASE_PASSWORD"], body)
+    print(f"Metabase database {database_id}: {body['name']} (schema marts, as laiou_bi)")
+    return 0

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from laiou_assets import migrations, settings, warehouse
+from laiou_assets import bi_connect, migrations, settings, warehouse
+from laiou_assets.superset import launch as superset
 
 DEMO = {"first": "2016-01", "last": "2018-12", "enterprises": 20_000, "seed": 20181231}
 
@@ -70,59 +71,6 @@ def cmd_db(args) -> int:
         running = server.is_running()
         print(f"{'running' if running else 'stopped'}: embedded PostgreSQL under {server.pgdata}")
         return 0 if running else 3
-    return 0
-
-
-def cmd_bi(args) -> int:
-    """Register the warehouse in Metabase (passwords from LAIOU_BI_PASSWORD and METABASE_PASSWORD)."""
-    from laiou_assets.bi_connect import metabase_database, register_in_metabase
-
-    given = {
-        "LAIOU_BI_PASSWORD": settings.current().bi_password,
-        "METABASE_PASSWORD": os.environ.get("METABASE_PASSWORD"),
-    }
-    missing = [name for name, value in given.items() if not value]
-    if missing:
-        print(f"laiou bi: set {' and '.join(missing)}", file=sys.stderr)
-        return 2
-    try:
-        body = metabase_database(warehouse.database_url(start=False), settings.current().bi_password)
-    except ValueError as exc:
-        print(f"laiou bi: {exc}", file=sys.stderr)
-        return 2
-    database_id = register_in_metabase(args.url.rstrip("/"), args.admin, os.environ["METABASE_PASSWORD"], body)
-    print(f"Metabase database {database_id}: {body['name']} (schema marts, as laiou_bi)")
-    return 0
-
-
-def cmd_bi_serve(args) -> int:
-    from laiou_assets.superset import launch
-
-    try:
-        return launch.serve(args.host, args.port, say=lambda line: print(f"laiou bi: {line}", file=sys.stderr))
-    except launch.BIError as exc:
-        print(f"laiou bi serve: {exc}", file=sys.stderr)
-        return 2
-
-
-def cmd_bi_user(args) -> int:
-    """The password from standard input: typed twice at a terminal, or the first line of a pipe."""
-    from laiou_assets.superset import launch
-
-    if sys.stdin.isatty():
-        import getpass
-
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            print("laiou bi user: the two passwords differ", file=sys.stderr)
-            return 2
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    try:
-        print(launch.add_user(args.name, args.role, password))
-    except launch.BIError as exc:
-        print(f"laiou bi user: {exc}", file=sys.stderr)
-        return 2
     return 0
 
 
@@ -265,25 +213,27 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     db.set_defaults(func=cmd_db)
 
     bi = sub.add_parser("bi", help="the BI tool: Superset's dashboards (serve, user) or Metabase (docs/bi.md)")
-    bi_sub = bi.add_subparsers(dest="bi_action", required=True, metavar="{serve,user,metabase}")
+    bi_sub = bi.add_subparsers(
+        dest="bi_action", required=True, metavar="{serve,user,metabase}", help="serve | user | metabase"
+    )
     bi_serve = bi_sub.add_parser(
         "serve",
         help="Superset (make bi installs it) on 127.0.0.1:8088 in the foreground, its dashboards imported and "
         "roles provisioned on start; Ctrl-C stops it",
     )
-    bi_serve.add_argument("--host", default="127.0.0.1")
-    bi_serve.add_argument("--port", type=int, default=8088)
-    bi_serve.set_defaults(func=cmd_bi_serve)
+    bi_serve.add_argument("--host", default="127.0.0.1", help="address (default %(default)s: this machine only)")
+    bi_serve.add_argument("--port", type=int, default=8088, help="port (default %(default)s)")
+    bi_serve.set_defaults(func=superset.serve_command)
     bi_user = bi_sub.add_parser(
         "user", help="create a Superset user, or give one a new role and password (password on standard input)"
     )
     bi_user.add_argument("name", help="the login name")
     bi_user.add_argument("--role", required=True, help="admin | data | office | district:<code> | commission")
-    bi_user.set_defaults(func=cmd_bi_user)
+    bi_user.set_defaults(func=superset.user_command)
     metabase = bi_sub.add_parser("metabase", help="register the marts in a running Metabase as laiou_bi")
     metabase.add_argument("--url", required=True, help="Metabase's address, e.g. http://metabase.internal:3000")
     metabase.add_argument("--admin", required=True, help="a Metabase administrator's e-mail")
-    metabase.set_defaults(func=cmd_bi)
+    metabase.set_defaults(func=bi_connect.metabase_command)
 
     gen = sub.add_parser("generate", help="write a synthetic landing zone (feeds.md)")
     gen.add_argument("--out", help="landing zone directory (default $LAIOU_LANDING_DIR)")

@@ -23,6 +23,8 @@ STATS_FACTS = mart_key("fct_stats_monthly")
 BACKUP = dg.AssetKey(["operations", "warehouse_backup"])
 DISTRICT_PACKAGES = dg.AssetKey(["exports", "district_packages"])
 LOAD_LOG = dg.AssetKey(["audit", "load_log"])
+QUARANTINE = dg.AssetKey(["audit", "quarantine"])
+INCIDENTS = dg.AssetKey(["audit", "incident"])
 MONTHLY_REPORT = dg.AssetKey(["reports", "monthly_inspection_report"])
 
 # Dagster's own run tags: a run's partition, and a range of partitions in one run (a single-run backfill).

@@ -6,7 +6,7 @@ import dagster as dg
 
 from ops_checks.access import access_check
 from ops_checks.feeds import build_feed_checks
-from ops_checks.incidents import incident_watch
+from ops_checks.incidents import incident_watch, incidents_table
 from ops_checks.operations import ASSETS, JOBS, SCHEDULES, backup_restores
 
 
@@ -18,7 +18,7 @@ def defs() -> dg.Definitions:
             access_check,
             backup_restores,
         ],
-        assets=ASSETS,
+        assets=[*ASSETS, incidents_table],
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=[incident_watch],

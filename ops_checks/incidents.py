@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 import dagster as dg
 
 from laiou_assets import migrations, settings
-from laiou_assets.keys import PARTITION_TAG
+from laiou_assets.keys import INCIDENTS, PARTITION_TAG
 from laiou_assets.resources import WarehouseResource
 from ops_checks.dbt_tests import failure_message
 from ops_checks.events import check_evaluations, failed_only_by_checks, runs_ended_after
@@ -195,6 +195,19 @@ def blocking_incidents(conn) -> list[tuple[str, str, str]]:
         "where resolved_at is null and kind = 'check' and severity = 'ERROR' and subject like 'raw/%%' "
         "order by subject, partition_key"
     ).fetchall()
+
+
+# The incidents table, written by the sensor below (and read by dbt for 数据质量): named so that it has a
+# group and a description in the UI.
+incidents_table = dg.AssetSpec(
+    INCIDENTS,
+    group_name="operations",
+    kinds={"postgres"},
+    description=(
+        "事件 / audit.incident: one row per failed check or run, open until it passes again, with its runbook "
+        "section and how it was alerted (the mart ops_open_incidents lists the open ones for 数据质量)."
+    ),
+)
 
 
 @dg.sensor(

@@ -44,7 +44,7 @@ def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
         "marts/mart_laiou_summary_year:tax_conserved_in_summary",
         *(
             f"marts/mart_laiou_by_{split}_year:tax_conserved_by_{split}"
-            for split in ("province", "district", "industry", "investor")
+            for split in ("province", "district", "industry", "division", "investor")
         ),
         "marts/fct_tax_monthly:tax_conserved_in_facts",
     }

@@ -168,3 +168,23 @@ def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_f
     assert packages_tick.get_requested_partitions(packages) == {partitions.get_last_partition_key()}
     assert building.runs_for(packages_tick, definitions) == []
     assert building.evaluate(definitions, instance, packages_tick.cursor).total_requested == 0  # asked once
+
+    # An upgrade that changes a model's SQL (its code version: dbt's checksum) rebuilds it unasked, with
+    # what reads it, and nothing above it.
+    model = dg.AssetKey(["intermediate", "int_laiou_enterprise_years"])
+    upgraded = dg.Definitions(
+        assets=dg.map_asset_specs(
+            lambda spec: spec.replace_attributes(code_version="upgraded") if spec.key == model else spec,
+            definitions.assets,
+        ),
+        resources=definitions.resources,
+    )
+    upgrade = requested(building.evaluate(upgraded, instance, packages_tick.cursor), keys)
+    graph = definitions.resolve_asset_graph()
+    below, frontier = set(), {model}
+    while frontier:
+        frontier = {child for key in frontier for child in graph.get(key).child_keys} - below
+        below |= frontier
+    assert model.to_user_string() in upgrade  # in the same tick what reads it (any_deps_updated)
+    assert upgrade <= {k.to_user_string() for k in below | {model}}, upgrade - {k.to_user_string() for k in below}
+    assert "intermediate/int_tax_vouchers_resolved" not in upgrade  # above it: unchanged

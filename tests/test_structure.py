@@ -15,6 +15,7 @@ FACE = {
     "laiou_assets.serve",
     "laiou_assets.publishing",
     "laiou_assets.reporting",
+    "laiou_assets.superset.launch",
 }
 LAYERS = ("core", "inspection", "defs", "face")  # each may import its own layer and those before it
 

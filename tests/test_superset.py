@@ -176,6 +176,13 @@ def test_a_district_officer_sees_the_citys_figures_and_only_their_districts_ente
     assert others > 0 and len(seen) > 20  # the test can fail: other districts' enterprises exist
     assert seen <= own, f"{len(seen - own)} enterprises of other districts in the district's chart data"
     assert {row["district_name"] for row in rows if "district_name" in row} == {"黄浦区"}
+
+    # Aggregates stay whole for a district: the divisions' chart reads a mart, not its enterprises.
+    status, rows = open_dashboard(page, base, "industries")
+    assert status == 200
+    by_division = [r for r in rows if {"industry_division", "year", "active"} <= r.keys() and r["year"] == year]
+    expected = sql(url, "select sum(active) from marts.mart_laiou_by_division_year where year = %s", [year])[0][0]
+    assert by_division and sum(r["active"] for r in by_division) == expected == active
     page.close()
 
 

@@ -189,3 +189,32 @@ def add_user(name: str, role: str, password: str) -> str:
     env = environment(url) if initialized_stamp().exists() else prepare(url, lambda _: None)
     payload = json.dumps({**provision_spec(url), "user": {"name": name, "role": role, "password": password}})
     return _run([str(executable("python")), str(PROVISION), "user"], env, "adding the user", payload).strip()
+
+
+def serve_command(args) -> int:
+    """`laiou bi serve`."""
+    try:
+        return serve(args.host, args.port, say=lambda line: print(f"laiou bi: {line}", file=sys.stderr))
+    except BIError as exc:
+        print(f"laiou bi serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def user_command(args) -> int:
+    """`laiou bi user`: the password from standard input, typed twice at a terminal or the first line of a
+    pipe."""
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("laiou bi user: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        print(add_user(args.name, args.role, password))
+    except BIError as exc:
+        print(f"laiou bi user: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -35,6 +35,7 @@ enterprise_years as (
         enterprises.source_province_code,
         enterprises.district_code,
         enterprises.industry_section,
+        substr(enterprises.industry_code, 1, 2) as industry_division,
         enterprises.laiou_since <= make_date(years.year, 12, 31) as is_cumulative,
         enterprises.laiou_since <= make_date(years.year, 12, 31)
             and (enterprises.status = '1' or enterprises.status_date > make_date(years.year, 12, 31)) as is_active,
@@ -52,6 +53,7 @@ final as (
         enterprise_years.source_province_code,
         enterprise_years.district_code,
         enterprise_years.industry_section,
+        enterprise_years.industry_division,
         enterprise_years.is_cumulative,
         enterprise_years.is_active,
         enterprise_years.is_new,

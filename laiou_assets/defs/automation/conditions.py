@@ -1,10 +1,10 @@
 """When the models build (自动构建): the dependency graph decides, through Dagster's declarative automation.
 
 A model (and each month of the tax facts) is requested when something it reads was updated since it was
-last requested or built, or when it was never built; not while what it reads is being built; and never
-while a feed month has failed: its latest load run failed (a delivery that did not load) or one of its
-blocking (ERROR) checks failed. The marts then keep their last good state; a good redelivery clears the
-failure and the build follows by itself.
+last requested or built, when its SQL changed (an upgrade), or when it was never built; not while what it
+reads is being built; and never while a feed month has failed: its latest load run failed (a delivery that
+did not load) or one of its blocking (ERROR) checks failed. The marts then keep their last good state; a
+good redelivery clears the failure and the build follows by itself.
 """
 
 import dagster as dg
@@ -36,8 +36,12 @@ A_FEED_MONTH_FAILED = _any([_feed_failed(feed) for feed in FEEDS]).with_label(
 # Loads first: no model builds while a feed month is being loaded (its runs queue behind the loads).
 A_FEED_IS_LOADING = _any([AC.asset_matches(raw_asset_key(feed), AC.in_progress()) for feed in FEEDS])
 
+# A model's code version is dbt's checksum of its SQL: an upgrade of laiou that changes a model rebuilds it
+# (and, through any_deps_updated, what reads it) without anyone asking.
 BUILD_WHEN_UPDATED = (
-    (AC.newly_missing() | AC.any_deps_updated()).since(AC.newly_requested() | AC.newly_updated())
+    (AC.newly_missing() | AC.any_deps_updated() | AC.code_version_changed()).since(
+        AC.newly_requested() | AC.newly_updated()
+    )
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()
     & ~A_FEED_IS_LOADING
@@ -63,7 +67,7 @@ BUILD_LATEST_MONTH_WHEN_UPDATED = (
 # add up with the staged vouchers (dbt's test tax_conserved_in_facts). Requested in the same tick as
 # those models, its run (a backfill) could start first: it waits for the next tick.
 BUILD_TAX_MONTH_WHEN_UPDATED = (
-    AC.any_deps_updated().since(AC.newly_requested() | AC.newly_updated())
+    (AC.any_deps_updated() | AC.code_version_changed()).since(AC.newly_requested() | AC.newly_updated())
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()
     & ~AC.any_deps_missing()

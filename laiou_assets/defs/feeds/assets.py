@@ -7,7 +7,7 @@ from laiou_assets.contract import FEEDS, Feed
 from laiou_assets.defs.automation.freshness import FEED_DELIVERED_BY_THE_20TH
 from laiou_assets.ingest.landing import Delivery, FileFault, Waiting, period_of_partition
 from laiou_assets.ingest.loader import load_delivery
-from laiou_assets.keys import LOAD_LOG, raw_asset_key
+from laiou_assets.keys import LOAD_LOG, QUARANTINE, raw_asset_key
 from laiou_assets.partitions import monthly_partitions
 from laiou_assets.resources import LandingZoneResource, WarehouseResource
 
@@ -88,7 +88,17 @@ load_log = dg.AssetSpec(
     ),
 )
 
+quarantine = dg.AssetSpec(
+    QUARANTINE,
+    group_name="operations",
+    kinds={"postgres"},
+    description=(
+        "隔离行 / audit.quarantine: the rows a load set aside, each with its line, the line as delivered and a "
+        "reason code of feeds.md (the mart ops_quarantine_by_reason counts them for 数据质量)."
+    ),
+)
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[*(build_feed_asset(feed) for feed in FEEDS.values()), load_log])
+    return dg.Definitions(assets=[*(build_feed_asset(feed) for feed in FEEDS.values()), load_log, quarantine])
