@@ -74,11 +74,11 @@ def sql(url: str, query: str, params=None) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def superset(tmp_path_factory, server_url):
-    """A warehouse of three months, Superset prepared on it and serving, three users."""
+    """A warehouse of two months across a new year, Superset prepared on it and serving, three users."""
     installing = install_superset()
     home = tmp_path_factory.mktemp("superset")
     landing = home / "landing"
-    generate(landing, GeneratorConfig("2017-11", "2018-01", 1500, seed=5), progress=lambda _: None)
+    generate(landing, GeneratorConfig("2017-12", "2018-01", 1500, seed=5), progress=lambda _: None)
     with pytest.MonkeyPatch.context() as mp, scratch_warehouse(server_url, home, mp, landing) as env:
         assert run_everything() == 0
         if installing is not None:
@@ -249,7 +249,7 @@ def test_the_bundle_is_imported_again_without_duplicates_and_a_changed_chart_rep
     changed = yaml.safe_load(chart.read_text(encoding="utf-8"))
     changed["slice_name"] = "累计（户）/ cumulative, renamed"
     chart.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
-    launch.prepare(url, lambda _: None, bundle=bundle)
+    launch.provision(url, launch.environment(url), bundle)  # what every start of `laiou bi serve` does last
     assert sql(metadata, counts) == first == [(6, len(list(launch.BUNDLE.glob("charts/*.yaml"))), 13)]
     assert sql(metadata, "select slice_name from slices where uuid::text = %s", [changed["uuid"]]) == [
         (changed["slice_name"],)

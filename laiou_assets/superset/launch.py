@@ -131,11 +131,15 @@ def prepare(url: str, say: Callable[[str], None], bundle: Path = BUNDLE) -> dict
         _run([superset, "init"], env, "superset init")
         stamp.touch()
     say("importing the dashboards and provisioning roles and row-level rules …")
-    spec = json.dumps(provision_spec(url, bundle))
-    out = _run([str(executable("python")), str(PROVISION), "all"], env, "provisioning", spec)
-    for line in out.splitlines():
+    for line in provision(url, env, bundle).splitlines():
         say(line)
     return env
+
+
+def provision(url: str, env: dict[str, str], bundle: Path = BUNDLE) -> str:
+    """The dashboards bundle imported, the roles and row-level rules made (app/provision.py); what it said."""
+    spec = json.dumps(provision_spec(url, bundle))
+    return _run([str(executable("python")), str(PROVISION), "all"], env, "provisioning", spec)
 
 
 def initialized_stamp() -> Path:
