@@ -266,3 +266,20 @@ def test_laiou_bi_user_explains_a_wrong_role_in_one_line(superset):
     assert done.returncode == 2
     assert done.stderr.startswith("laiou bi user: '999999' is not a current district code (R2): 310101, ")
     assert "Traceback" not in done.stderr
+
+
+def test_laiou_serve_supervises_superset_once_installed_or_when_asked(monkeypatch, tmp_path):
+    from laiou_assets import serve
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # where the group's workspace file is written
+
+    def children(value: str) -> dict[str, list[str]]:
+        monkeypatch.setenv("LAIOU_BI_SERVE", value)
+        return {child.name: child.argv for child in serve.children("127.0.0.1", 3000, 4266, tmp_path)}
+
+    assert "superset" not in children("off")
+    assert children("on")["superset"][-2:] == ["bi", "serve"]
+    assert ("superset" in children("auto")) == (launch.BI_VENV / "bin" / "gunicorn").exists()
+    monkeypatch.setenv("LAIOU_BI_SERVE", "maybe")
+    with pytest.raises(settings.SettingError, match="LAIOU_BI_SERVE='maybe' is not one of auto, on, off"):
+        settings.current()
