@@ -168,6 +168,11 @@ def open_dashboard(page, base: str, slug: str) -> tuple[int, list[dict]]:
 def test_a_district_officer_sees_the_citys_figures_and_only_their_districts_enterprises(superset, browser):
     url, base = superset["url"], superset["base"]
     page = logged_in(browser, base, "huangpu")
+    # Nothing leaves this server from a reader's browser: Superset's telemetry pixel (scarf.sh) is refused
+    # by the content security policy before any connection (not merely unanswered on an offline machine).
+    elsewhere, refused = set(), set()
+    page.on("request", lambda r: elsewhere.add(r.url) if not r.url.startswith((base, "data:", "blob:")) else None)
+    page.on("requestfailed", lambda r: refused.add(r.url) if "csp" in (r.failure or "").lower() else None)
     ((year, cumulative, active, new, exited, tax_wan),) = sql(
         url,
         "select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year "
@@ -190,6 +195,7 @@ def test_a_district_officer_sees_the_citys_figures_and_only_their_districts_ente
     assert others > 0 and len(seen) > 20  # the test can fail: other districts' enterprises exist
     assert seen <= own, f"{len(seen - own)} enterprises of other districts in the district's chart data"
     assert {row["district_name"] for row in rows if "district_name" in row} == {"黄浦区"}
+    assert elsewhere <= refused, elsewhere - refused
 
     # Aggregates stay whole for a district: the divisions' chart reads a mart, not its enterprises.
     status, rows = open_dashboard(page, base, "industries")
@@ -248,7 +254,7 @@ def test_one_dashboard_open_is_one_view_in_the_inspection_report(superset, brows
         )
     section = next(s for s in report.sections if s.title.startswith("看板浏览"))
     month = views[-1][0]
-    assert [month, "laiou_office", "区 / Districts", after[key]] in section.rows
+    assert [month, "办公室 office", "区 / Districts", after[key]] in section.rows
     assert report.figures["dashboard_views"] == sum(n for m, *_, n in views if m == month)
 
 
@@ -270,16 +276,19 @@ def test_the_bundle_is_imported_again_without_duplicates_and_a_changed_chart_rep
     ]  # the module's last use of the dashboards: the renamed chart stays
 
 
-def test_laiou_bi_user_explains_a_wrong_role_in_one_line(superset):
-    done = subprocess.run(
-        [LAIOU, "bi", "user", "someone", "--role", "district:999999"],
-        input="long-enough-pass\n",
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert done.stderr.startswith("laiou bi user: '999999' is not a current district code (R2): 310101, ")
-    assert "Traceback" not in done.stderr
+def test_laiou_bi_explains_a_wrong_role_a_bad_name_and_a_busy_port_in_one_line(superset):
+    def laiou_bi(*args: str, stdin: str = "long-enough-pass\n") -> subprocess.CompletedProcess:
+        return subprocess.run([LAIOU, "bi", *args], input=stdin, capture_output=True, text=True)
+
+    wrong = laiou_bi("user", "someone", "--role", "district:999999")
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("laiou bi user: '999999' is not a current district code (R2): 310101, ")
+    for name in ("", "a b"):
+        bad = laiou_bi("user", name, "--role", "office")
+        assert bad.returncode == 2 and f"laiou bi user: {name!r} is not a user name" in bad.stderr
+    busy = laiou_bi("serve", "--port", superset["base"].rsplit(":", 1)[1])  # Superset serves there already
+    assert busy.returncode == 2 and busy.stderr.startswith("laiou bi serve: 127.0.0.1:") and "is in use" in busy.stderr
+    assert all("Traceback" not in done.stderr for done in (wrong, bad, busy))
 
 
 def test_laiou_serve_supervises_superset_once_installed_or_when_asked(monkeypatch, tmp_path):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -32,6 +34,7 @@ BUNDLE = HERE / "dashboards"
 METADATA_DB = SUPERSET_DB  # the usage figures read its log (laiou_assets/usage.py)
 VERSION = "6.1.0"
 
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
 # `laiou bi user --role`: what each kind of reader may see (warehouse.md, Access; issue #16).
 ROLE_CHOICES = "admin | data | office | district:<code> | commission"
 
@@ -160,8 +163,21 @@ def gunicorn_argv(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def serve(host: str, port: int, say: Callable[[str], None] = print) -> int:
     """Superset in the foreground; Ctrl-C or SIGTERM stops it (gunicorn stops its workers)."""
+    executable("gunicorn")  # installed, before anything else is touched
+    if not port_free(host, port):
+        raise BIError(f"{host}:{port} is in use (Superset already running? `--port` serves it elsewhere)")
     url = warehouse.database_url(start=True)
     env = prepare(url, say)
     argv = gunicorn_argv(host, port)
@@ -186,11 +202,17 @@ def parse_role(role: str) -> str:
 def add_user(name: str, role: str, password: str) -> str:
     """Creates the user, or gives an existing one this role and password. Superset is prepared first if it
     never was (a user before the first `laiou bi serve`)."""
+    if not USER_NAME.fullmatch(name):
+        raise BIError(f"{name!r} is not a user name: 2–64 letters, digits, '.', '_', '-' or '@', no space")
     if len(password) < 8:
         raise BIError("the password (standard input) must have at least 8 characters")
     role = parse_role(role)
     url = warehouse.database_url(start=True)
-    env = environment(url) if initialized_stamp().exists() else prepare(url, lambda _: None)
+    if initialized_stamp().exists():
+        env = environment(url)
+    else:
+        print("laiou bi: preparing Superset first (its metadata, dashboards; half a minute) …", file=sys.stderr)
+        env = prepare(url, lambda _: None)
     payload = json.dumps({**provision_spec(url), "user": {"name": name, "role": role, "password": password}})
     return _run([str(executable("python")), str(PROVISION), "user"], env, "adding the user", payload).strip()
 

@@ -24,6 +24,27 @@ FEATURE_FLAGS = {
     "ENABLE_TEMPLATE_PROCESSING": False,
 }
 
+# Nothing leaves the office's network from a reader's browser: Superset's pages would fetch a tracking pixel
+# (scarf.sh), map tiles and web fonts from outside. This content security policy allows this server only
+# (Superset's default, TALISMAN_CONFIG, less every outside address).
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
+
 # Dashboard views are counted from Superset's own log (table `logs`), the default DBEventLogger.
 LOG_LEVEL = os.environ.get("SUPERSET_LAIOU_LOG_LEVEL", "WARNING")
 
