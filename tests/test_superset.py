@@ -145,23 +145,29 @@ def charts_of(slug: str) -> int:
 
 def open_dashboard(page, base: str, slug: str) -> tuple[int, list[dict]]:
     """Opens the dashboard as a reader would; its HTTP status and the rows of every chart query it made,
-    once each of its charts has answered."""
+    once each of its charts has answered. Bodies are read as they arrive: the dashboard rewrites its URL
+    (native filters), after which the browser no longer holds them."""
     rows: list[dict] = []
-    answers = []
-    listen = lambda r: answers.append(r) if "/api/v1/chart/data" in r.url else None  # noqa: E731
+    charts_answered = []
+
+    def listen(answer) -> None:
+        if "/api/v1/chart/data" not in answer.url:
+            return
+        if "form_data" in (answer.request.post_data or ""):
+            charts_answered.append(answer.status)
+        if answer.ok:
+            for result in answer.json().get("result", []):
+                rows.extend(result.get("data") or [])
+
     page.on("response", listen)
     response = page.goto(f"{base}/superset/dashboard/{slug}/")
     if response.ok:
         deadline = time.monotonic() + 90
-        while sum(1 for a in answers if "form_data" in (a.request.post_data or "")) < charts_of(slug):
+        while len(charts_answered) < charts_of(slug):
             assert time.monotonic() < deadline, f"{slug}: not every chart answered"
             page.wait_for_timeout(500)
     page.wait_for_load_state("networkidle")
     page.remove_listener("response", listen)
-    for answer in answers:
-        if answer.ok:
-            for result in answer.json().get("result", []):
-                rows.extend(result.get("data") or [])
     return response.status, rows
 
 
