@@ -154,10 +154,10 @@ def children(host: str, port: int, code_port: int, logs: Path) -> list[Child]:
 
 def serves_bi() -> bool:
     """Superset joins the group when `make bi` installed it (LAIOU_BI_SERVE=auto), or when asked (on)."""
-    from laiou_assets.superset.launch import BI_VENV
+    from laiou_assets.superset import launch
 
     wanted = settings.current().bi_serve
-    return wanted == "on" or (wanted == "auto" and (BI_VENV / "bin" / "gunicorn").exists())
+    return wanted == "on" or (wanted == "auto" and launch.installed())
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVER_PORT) -> int:

@@ -12,6 +12,7 @@ import psycopg
 
 from laiou_assets import migrations
 from laiou_assets.access import BI_ROLE, DISTRICT_PREFIX
+from laiou_assets.warehouse import with_dbname
 
 BASELINE_2018_OPENS_PER_YEAR = 450
 
@@ -84,8 +85,6 @@ order by 1, 2, 3
 def dashboard_views(warehouse_url: str) -> list[tuple[str, str, str, int]] | None:
     """(month, the reader's roles, dashboard, views) from Superset's log; None where Superset was never set
     up on this server (`laiou bi serve` makes its database)."""
-    from laiou_assets.warehouse import with_dbname
-
     try:
         conn = psycopg.connect(with_dbname(warehouse_url, SUPERSET_DB), connect_timeout=10)
     except psycopg.OperationalError:

@@ -174,7 +174,7 @@ def purge_history(instance: dg.DagsterInstance, days: int, dbt_target) -> dict[s
 
 
 def dbt_target_folders() -> list:
-    """dagster-dbt's per-run folders under $LAIOU_HOME/dbt/target-*/ (warehouse.dbt_target_dir)."""
+    """dagster-dbt's per-run folders under $LAIOU_HOME/dbt/target-*/ (defs/dbt/assets.dbt_target_dir)."""
     return [f for target in (settings.laiou_home() / "dbt").glob("target-*/") for f in target.glob("*/")]
 
 

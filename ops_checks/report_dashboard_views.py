@@ -1,6 +1,7 @@
 """看板浏览 / the inspection report's section on dashboard views in Superset (issue #16): the use of the
 figures where it happens, against the old system's 2018 baseline of 450 opens a year."""
 
+from laiou_assets.access import DISTRICT_PREFIX
 from laiou_assets.codes import current_district_names
 from laiou_assets.usage import BASELINE_2018_OPENS_PER_YEAR
 from ops_checks.report_files import Section
@@ -19,7 +20,7 @@ def reader(roles: str) -> str:
     names = current_district_names()
     said = []
     for role in roles.split(", "):
-        code = role.removeprefix("laiou_district_")
+        code = role.removeprefix(DISTRICT_PREFIX)  # Superset's district roles are named as PostgreSQL's
         said.append(f"{names.get(code, code)} district" if code != role else READERS.get(role, role))
     return ", ".join(said)
 

@@ -27,6 +27,7 @@ from laiou_assets.running import run_everything
 from laiou_assets.superset import launch
 from laiou_assets.usage import dashboard_views
 from ops_checks.inspection_report import build_monthly_report
+from tests.marts_access import fetch
 from tests.scratch import scratch_warehouse
 
 LAIOU = str(Path(sys.executable).parent / "laiou")
@@ -65,11 +66,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def sql(url: str, query: str, params=None) -> list[tuple]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +175,7 @@ def test_a_district_officer_sees_the_citys_figures_and_only_their_districts_ente
     elsewhere, refused = set(), set()
     page.on("request", lambda r: elsewhere.add(r.url) if not r.url.startswith((base, "data:", "blob:")) else None)
     page.on("requestfailed", lambda r: refused.add(r.url) if "csp" in (r.failure or "").lower() else None)
-    ((year, cumulative, active, new, exited, tax_wan),) = sql(
+    ((year, cumulative, active, new, exited, tax_wan),) = fetch(
         url,
         "select year, cumulative, active, new, exited, tax_wan from marts.mart_laiou_summary_year "
         "order by year desc limit 1",
@@ -195,8 +191,9 @@ def test_a_district_officer_sees_the_citys_figures_and_only_their_districts_ente
     status, rows = open_dashboard(page, base, "enterprise")
     assert status == 200
     page.screenshot(path=str(superset["home"] / "enterprise.png"), full_page=True)
-    own = {u for (u,) in sql(url, "select uscc from marts.dim_enterprise where district_code = %s", [DISTRICT])}
-    others = sql(url, "select count(*) from marts.dim_enterprise where district_code <> %s", [DISTRICT])[0][0]
+    enterprises = "from marts.dim_enterprise where district_code"
+    own = {u for (u,) in fetch(url, f"select uscc {enterprises} = %s", params=[DISTRICT])}
+    others = fetch(url, f"select count(*) {enterprises} <> %s", params=[DISTRICT])[0][0]
     seen = {row["uscc"] for row in rows if row.get("uscc")}
     assert others > 0 and len(seen) > 20  # the test can fail: other districts' enterprises exist
     assert seen <= own, f"{len(seen - own)} enterprises of other districts in the district's chart data"
@@ -207,7 +204,8 @@ def test_a_district_officer_sees_the_citys_figures_and_only_their_districts_ente
     status, rows = open_dashboard(page, base, "industries")
     assert status == 200
     by_division = [r for r in rows if {"行业大类", "年度", "active"} <= r.keys() and r["年度"] == year]
-    expected = sql(url, "select sum(active) from marts.mart_laiou_by_division_year where year = %s", [year])[0][0]
+    by_year = "select sum(active) from marts.mart_laiou_by_division_year where year = %s"
+    expected = fetch(url, by_year, params=[year])[0][0]
     assert by_division and sum(r["active"] for r in by_division) == expected == active
     page.close()
 
@@ -222,9 +220,8 @@ def test_a_commission_officer_gets_aggregates_and_no_enterprise_row(superset, br
     assert not titles & {"企业查询 / Find an enterprise", "数据质量 / Data quality (数据组)"}
     status, rows = open_dashboard(page, base, "enterprise")
     assert status == 404 and rows == []
-    enterprise = sql(launch.metadata_url(superset["url"]), "select id from tables where table_name = 'dim_enterprise'")[
-        0
-    ][0]
+    metadata = launch.metadata_url(superset["url"])
+    enterprise = fetch(metadata, "select id from tables where table_name = 'dim_enterprise'")[0][0]
     token = page.request.get(f"{base}/api/v1/security/csrf_token/").json()["result"]
     answer = page.request.post(
         f"{base}/api/v1/chart/data",
@@ -268,7 +265,7 @@ def test_the_bundle_is_imported_again_without_duplicates_and_a_changed_chart_rep
     url = superset["url"]
     metadata = launch.metadata_url(url)
     counts = "select (select count(*) from dashboards), (select count(*) from slices), (select count(*) from tables)"
-    first = sql(metadata, counts)
+    first = fetch(metadata, counts)
     bundle = tmp_path / "bundle"
     shutil.copytree(launch.BUNDLE, bundle)
     chart = bundle / "charts" / "overview_cumulative.yaml"
@@ -276,8 +273,8 @@ def test_the_bundle_is_imported_again_without_duplicates_and_a_changed_chart_rep
     changed["slice_name"] = "累计（户）/ cumulative, renamed"
     chart.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
     launch.provision(url, launch.environment(url), bundle)  # what every start of `laiou bi serve` does last
-    assert sql(metadata, counts) == first == [(6, len(list(launch.BUNDLE.glob("charts/*.yaml"))), 13)]
-    assert sql(metadata, "select slice_name from slices where uuid::text = %s", [changed["uuid"]]) == [
+    assert fetch(metadata, counts) == first == [(6, len(list(launch.BUNDLE.glob("charts/*.yaml"))), 13)]
+    assert fetch(metadata, "select slice_name from slices where uuid::text = %s", params=[changed["uuid"]]) == [
         (changed["slice_name"],)
     ]  # the module's last use of the dashboards: the renamed chart stays
 
@@ -308,7 +305,7 @@ def test_laiou_serve_supervises_superset_once_installed_or_when_asked(monkeypatc
 
     assert "superset" not in children("off")
     assert children("on")["superset"][-2:] == ["bi", "serve"]
-    assert ("superset" in children("auto")) == (launch.BI_VENV / "bin" / "gunicorn").exists()
+    assert ("superset" in children("auto")) == launch.installed()
     monkeypatch.setenv("LAIOU_BI_SERVE", "maybe")
     with pytest.raises(settings.SettingError, match="LAIOU_BI_SERVE='maybe' is not one of auto, on, off"):
         settings.current()
@@ -320,10 +317,10 @@ def test_superset_keeps_its_secret_its_metadata_apart_and_no_default_administrat
     assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) >= 40
     metadata = launch.metadata_url(url)
     # Superset's tables are in its own database, none in the warehouse's.
-    assert sql(url, "select to_regclass('public.logs'), to_regclass('public.dashboards')") == [(None, None)]
-    ((uri, allow_dml),) = sql(metadata, "select sqlalchemy_uri, allow_dml from dbs")
+    assert fetch(url, "select to_regclass('public.logs'), to_regclass('public.dashboards')") == [(None, None)]
+    ((uri, allow_dml),) = fetch(metadata, "select sqlalchemy_uri, allow_dml from dbs")
     assert uri.startswith("postgresql+psycopg2://laiou_bi") and not allow_dml
-    admins = sql(
+    admins = fetch(
         metadata,
         "select u.username, u.active from ab_user u join ab_user_role ur on ur.user_id = u.id "
         "join ab_role r on r.id = ur.role_id where r.name = 'Admin'",

@@ -43,6 +43,11 @@ class BIError(Exception):
     """A problem the operator can fix, told in one line (no traceback)."""
 
 
+def installed() -> bool:
+    """`make bi` has installed Superset into .venv-bi."""
+    return (BI_VENV / "bin" / "gunicorn").exists()
+
+
 def executable(name: str) -> Path:
     path = BI_VENV / "bin" / name
     if not path.exists():

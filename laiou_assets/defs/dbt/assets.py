@@ -76,23 +76,21 @@ TAX_FACTS = "fct_tax_monthly"
 TAX_FACTS_KEY = keys.TAX_FACTS
 
 
-def dbt_target_dir(url: str) -> Path:
-    """Where dagster-dbt gives each run its target folder for this warehouse: under $LAIOU_HOME/dbt/, one
-    folder per connection, so that a partial-parse file made for it stays valid (dbt parses the whole project
-    again, 6 s, whenever the connection differs from the one the file was made with)."""
-    env = dbt_env(url)
-    key = "|".join(env[k] for k in ("LAIOU_PG_HOST", "LAIOU_PG_PORT", "LAIOU_PG_USER", "LAIOU_PG_DBNAME"))
+def dbt_target_dir(warehouse_env: Mapping[str, str]) -> Path:
+    """Where dagster-dbt gives each run its target folder for this warehouse (`dbt_env`): under
+    $LAIOU_HOME/dbt/, one folder per connection, so that a partial-parse file made for it stays valid (dbt
+    parses the whole project again, 6 s, whenever the connection differs from the one the file was made with)."""
+    key = "|".join(warehouse_env[k] for k in ("LAIOU_PG_HOST", "LAIOU_PG_PORT", "LAIOU_PG_USER", "LAIOU_PG_DBNAME"))
     return settings.laiou_home() / "dbt" / f"target-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def _prepare(warehouse: WarehouseResource) -> Path:
+def _prepare(warehouse: WarehouseResource, warehouse_env: Mapping[str, str]) -> Path:
     with warehouse.connect() as conn:
         migrations.ensure_current(conn)  # building before the first load gives empty marts, not a missing relation
         ensure_roles(conn)  # dbt's grants name them
-    url = warehouse.url()
-    target = dbt_target_dir(url)
+    target = dbt_target_dir(warehouse_env)
     if not (target / "partial_parse.msgpack").exists():
-        seed_partial_parse(target, dbt_env(url))
+        seed_partial_parse(target, warehouse_env)
     return target
 
 
@@ -117,8 +115,9 @@ def start_dbt(dbt: DbtCliResource, args: list[str], context, warehouse: Warehous
     """dbt started for this run: its warehouse in the variables profiles.yml reads, its partial-parse file
     in place, the dbt unit tests left out (they test the SQL on fixed rows, not the data: `make test` runs
     them once, tests/test_dbt_unit_tests.py, as dbt advises for production builds)."""
-    target = _prepare(warehouse)
-    with environment({**dbt_env(warehouse.url()), **variables}):
+    warehouse_env = dbt_env(warehouse.url())  # profiles.yml reads these
+    target = _prepare(warehouse, warehouse_env)
+    with environment({**warehouse_env, **variables}):
         argv = [*args, "--exclude-resource-type", "unit_test"]
         return dbt.cli(argv, context=context, target_path=run_target(target, context))
 
