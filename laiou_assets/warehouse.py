@@ -191,14 +191,18 @@ DAGSTER_YAML = """\
 # Written by laiou (warehouse.py): no telemetry, no sign-up pop-up in the UI, and the instance's storage
 # (runs, event log, schedules and sensors) in PostgreSQL, in a database of its own beside the warehouse,
 # so that the daemon, the webserver, the code server's runs and `laiou run` share it safely. Its event ids
-# are global, which the incident sensor (ops_checks/incidents.py) reads on from.
+# are global, which the incident sensor (ops_checks/incidents.py) reads on from. dagster-postgres's storage
+# keeping a connection open (instance_storage.py): without it every event written opens one.
 telemetry:
   enabled: false
 nux:
   enabled: false
 storage:
-  postgres:
-    postgres_url: {url}
+  custom:
+    module: laiou_assets.instance_storage
+    class: PooledPostgresStorage
+    config:
+      postgres_url: {url}
 # One run at a time writes the warehouse (a load, a build, a backup, a report); the rest waits in the
 # queue. On two cores parallel runs only slow each other, and a build never reads a feed being loaded.
 concurrency:

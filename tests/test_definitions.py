@@ -39,6 +39,7 @@ def test_checks_reconcile_every_feed_and_dbt_tests_are_checks():
     assert "marts/dim_enterprise:unique_dim_enterprise_uscc" in checks
     # 守恒 as dbt tests, each on the model whose build makes both sides current (the tax facts: their own run)
     assert {c for c in checks if ":tax_conserved_" in c} == {
+        "intermediate/int_tax_vouchers:tax_conserved_vouchers_once",
         "intermediate/int_tax_vouchers_resolved:tax_conserved_resolved_vouchers",
         "intermediate/int_tax_vouchers_resolved:tax_conserved_resolved_amount",
         "marts/mart_laiou_summary_year:tax_conserved_in_summary",

@@ -1,14 +1,12 @@
--- Each voucher once is enforced by a unique index: building it sorts one column, where a uniqueness test
--- would aggregate all 29 million rows again (seed scale: 21 s against 100 s). A duplicate fails the build
--- naming the voucher. The index is unnamed so that it never clashes with the previous table's, which dbt
--- drops only after the swap.
-{{ config(post_hook="create unique index on {{ this }} (voucher_no)") }}
-
 -- R9: vouchers attributed to an enterprise. An 18-character taxpayer_id is the USCC; a 15-character legacy
 -- 税务登记号 belongs to the enterprise whose USCC positions 9-17 equal its organisation code, when exactly
--- one enterprise matches (otherwise unresolved: enterprise_uscc is null).
+-- one enterprise matches (otherwise unresolved: enterprise_uscc is null). A view: the enterprises change
+-- with every delivery, the vouchers (int_tax_vouchers) only by the months added, so the attribution is made
+-- where it is read and never goes stale.
+{{ config(materialized='view') }}
+
 with vouchers as (
-    select * from {{ ref('stg_feeds__tax_vouchers') }}
+    select * from {{ ref('int_tax_vouchers') }}
 ),
 
 enterprises as (
@@ -23,7 +21,13 @@ org_codes as (
 
 final as (
     select
-        vouchers.*,
+        vouchers.voucher_no,
+        vouchers.taxpayer_id,
+        vouchers.tax_month,
+        vouchers.tax_type,
+        vouchers.amount_yuan,
+        vouchers.paid_date,
+        vouchers.delivery_period,
         case
             when length(vouchers.taxpayer_id) = 18 then vouchers.taxpayer_id
             when org_codes.matches = 1 then org_codes.uscc

@@ -1,8 +1,9 @@
 -- 发布数据 / the figures `laiou publish --year YYYY` froze: that year's summary, province, district and industry
 -- figures as they stood, with the publication (dbt's invocation), its time, the Dagster run and the
 -- deliveries they were built from. Append-only (incremental): a run without the var publish_year adds
--- nothing, publishing a year again adds a publication and never changes an earlier one.
-{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+-- nothing, publishing a year again adds a publication and never changes an earlier one; a full refresh
+-- (`--full-refresh`) leaves it as it is (full_refresh=false): the publications are not rebuilt from data.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail', full_refresh=false) }}
 
 {%- set year = var('publish_year', none) %}
 

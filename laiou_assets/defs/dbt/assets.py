@@ -148,6 +148,7 @@ class BuildConfig(dg.Config):
     """What a build of the models may be asked besides building: `laiou publish` freezes a year's figures."""
 
     publish_year: int = 0  # the year published_figures appends (0: none, the usual build)
+    full_refresh: bool = False  # rebuild the incremental models whole (int_tax_vouchers; docs/runbook.md)
 
 
 def one_build_at_a_time(warehouse: WarehouseResource, context: dg.AssetExecutionContext):
@@ -170,6 +171,8 @@ def laiou_dbt_models(
     # subset dbt would run them now, before the next run refreshes the facts, and they would fail. Excluding
     # the facts excludes their tests (dbt's eager indirect selection).
     args = ["build", "--exclude", TAX_FACTS]
+    if config.full_refresh:
+        args.append("--full-refresh")
     if config.publish_year:  # models/marts/published_figures.sql appends that year's figures
         args += ["--vars", json.dumps({"publish_year": config.publish_year, "dagster_run_id": context.run.run_id})]
     with one_build_at_a_time(warehouse, context):

@@ -1,13 +1,7 @@
--- Each voucher once: a voucher_no delivered again in a later month counts at its earliest delivery (feeds.md).
+-- One row per delivered voucher line. A voucher delivered again in a later month is here twice; it counts
+-- once, at its earliest delivery (feeds.md), in int_tax_vouchers.
 with source as (
     select * from {{ source('feeds', 'tax_payment') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by voucher_no order by _period, _line) as delivery_rank
-    from source
 ),
 
 final as (
@@ -18,9 +12,10 @@ final as (
         tax_type,
         amount as amount_yuan,
         paid_date,
-        _period as delivery_period
-    from ranked
-    where delivery_rank = 1
+        _period as delivery_period,
+        _line as delivery_line,
+        _loaded_at as delivery_loaded_at
+    from source
 )
 
 select * from final

@@ -1,0 +1,96 @@
+"""Issue #18: the monthly path is incremental, and the marts it leaves are those of a full build.
+
+A zone is loaded and built month by month, as deliveries arrive; then a month of tax is delivered again
+with vouchers removed that a later month repeats (they must then count at that later month). Every row of
+every intermediate model and mart is compared with a full rebuild (`dbt build --full-refresh`) of the same
+raw data, which keeps the publications; the month-by-month runs are shown to have added months without
+rewriting the held ones.
+"""
+
+import csv
+import io
+import subprocess
+
+from laiou_assets import settings
+from laiou_assets.generate.faults import FaultPlan
+from laiou_assets.generate.landing_zone import GeneratorConfig, generate
+from laiou_assets.publishing import publish
+from laiou_assets.running import run_everything
+from tests.deliveries import write
+from tests.marts_access import dbt_command, fetch
+
+CONFIG = GeneratorConfig("2018-10", "2018-12", 700, seed=23)
+# Vouchers of the previous tax month delivered again: each counts once, at its earliest delivery (feeds.md).
+PLAN = FaultPlan.parse([], [], ["repeated=tax_payment/2018-11", "repeated=tax_payment/2018-12"])
+VOUCHERS = "intermediate.int_tax_vouchers"
+
+
+def every_row(url: str) -> dict[str, list[str]]:
+    """Each table and view of intermediate and marts, its rows as text, sorted."""
+    relations = fetch(
+        url,
+        "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname in ('intermediate', 'marts') and c.relkind in ('r', 'v', 'p') order by 1",
+    )
+    return {name: [r[0] for r in fetch(url, f"select t::text from {name} t order by 1")] for (name,) in relations}
+
+
+def held_october(url: str) -> list[tuple]:
+    """The physical version (xmin) of each voucher row held from the October delivery."""
+    return fetch(url, f"select voucher_no, xmin::text from {VOUCHERS} where delivery_period = '2018-10-01' order by 1")
+
+
+def deliver_october_without(landing, vouchers: set[str]) -> None:
+    path = landing / "tax_payment" / "201810" / "tax_payment_201810.csv"
+    encoding = "GB18030" if b'"encoding": "GB18030"' in path.with_suffix(".manifest.json").read_bytes() else "UTF-8"
+    text = path.read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    kept = [rows[0], *(r for r in rows[1:] if r[0] not in vouchers)]
+    assert len(kept) == len(rows) - len(vouchers)
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows(kept)
+    write(landing, "tax_payment", "201810", out.getvalue(), encoding=encoding)
+
+
+def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(laiou_env, tmp_path):
+    url, landing = laiou_env["LAIOU_DATABASE_URL"], laiou_env["landing"]
+    generate(landing, CONFIG, progress=lambda _: None, faults=PLAN)
+
+    assert run_everything(last="2018-10") == 0
+    table = fetch(url, f"select '{VOUCHERS}'::regclass::oid")
+    october = held_october(url)
+    assert october
+    for month in ("2018-11", "2018-12"):
+        assert run_everything(last=month) == 0
+        assert held_october(url) == october  # the held month was not read or written again
+    assert fetch(url, f"select '{VOUCHERS}'::regclass::oid") == table  # never rebuilt whole
+
+    # October again, without the vouchers November repeats: they now count from November.
+    repeated = {
+        v
+        for (v,) in fetch(
+            url,
+            "select voucher_no from raw.tax_payment where _period = '2018-10-01' intersect "
+            "select voucher_no from raw.tax_payment where _period = '2018-11-01'",
+        )
+    }
+    assert repeated
+    deliver_october_without(landing, repeated)
+    assert run_everything() == 0
+    moved = fetch(
+        url,
+        f"select distinct delivery_period::text from {VOUCHERS} where voucher_no = any(%s)",
+        params=[list(repeated)],
+    )
+    assert moved == [("2018-11-01",)]
+
+    assert publish(2018) == 0  # a publication: a full rebuild must keep it (published_figures is not data)
+    incremental = every_row(url)
+    assert incremental["marts.published_figures"] and incremental["marts.fct_tax_monthly"]
+    argv, env = dbt_command(url, tmp_path, "build", "--full-refresh", "--exclude-resource-type", "unit_test")
+    done = subprocess.run(argv, cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:]
+    full = every_row(url)
+    assert full.keys() == incremental.keys()
+    differing = [name for name in full if full[name] != incremental[name]]
+    assert differing == [], f"incremental ≠ full build in {differing}"
