@@ -123,7 +123,7 @@ def main() -> None:
             f"  ratio full / baseline                  {full_s / baseline_s:7.1f}×  "
             f"(target ≤ {TARGETS['full_ratio']:.0f}×)"
         )
-        print(f"  ratio month / full                     {month_s / full_s:7.2f}")
+        print(f"  ratio month (marts current) / full     {marts_s / full_s:7.2f}")
         print(
             f"  peak memory: laiou {memory['laiou']:.2f} GB, "
             f"its largest child (dbt; a fork counts its parent) {memory['dbt']:.2f} GB "

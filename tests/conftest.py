@@ -63,6 +63,7 @@ def small_landing(tmp_path_factory) -> Path:
 LONGEST_FIRST = [
     "test_soak.py",
     "test_superset.py",
+    "test_incremental.py",
     "test_failure_stays_visible.py",
     "test_operations.py",
     "test_analysis.py",

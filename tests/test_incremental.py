@@ -19,9 +19,9 @@ from laiou_assets.running import run_everything
 from tests.deliveries import write
 from tests.marts_access import dbt_command, fetch
 
-CONFIG = GeneratorConfig("2018-10", "2018-12", 700, seed=23)
+CONFIG = GeneratorConfig("2018-11", "2018-12", 700, seed=23)
 # Vouchers of the previous tax month delivered again: each counts once, at its earliest delivery (feeds.md).
-PLAN = FaultPlan.parse([], [], ["repeated=tax_payment/2018-11", "repeated=tax_payment/2018-12"])
+PLAN = FaultPlan.parse([], [], ["repeated=tax_payment/2018-12"])
 VOUCHERS = "intermediate.int_tax_vouchers"
 
 
@@ -35,13 +35,13 @@ def every_row(url: str) -> dict[str, list[str]]:
     return {name: [r[0] for r in fetch(url, f"select t::text from {name} t order by 1")] for (name,) in relations}
 
 
-def held_october(url: str) -> list[tuple]:
-    """The physical version (xmin) of each voucher row held from the October delivery."""
-    return fetch(url, f"select voucher_no, xmin::text from {VOUCHERS} where delivery_period = '2018-10-01' order by 1")
+def held_november(url: str) -> list[tuple]:
+    """The physical version (xmin) of each voucher row held from the November delivery."""
+    return fetch(url, f"select voucher_no, xmin::text from {VOUCHERS} where delivery_period = '2018-11-01' order by 1")
 
 
-def deliver_october_without(landing, vouchers: set[str]) -> None:
-    path = landing / "tax_payment" / "201810" / "tax_payment_201810.csv"
+def deliver_november_without(landing, vouchers: set[str]) -> None:
+    path = landing / "tax_payment" / "201811" / "tax_payment_201811.csv"
     encoding = "GB18030" if b'"encoding": "GB18030"' in path.with_suffix(".manifest.json").read_bytes() else "UTF-8"
     text = path.read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -49,40 +49,39 @@ def deliver_october_without(landing, vouchers: set[str]) -> None:
     assert len(kept) == len(rows) - len(vouchers)
     out = io.StringIO(newline="")
     csv.writer(out, lineterminator="\n").writerows(kept)
-    write(landing, "tax_payment", "201810", out.getvalue(), encoding=encoding)
+    write(landing, "tax_payment", "201811", out.getvalue(), encoding=encoding)
 
 
 def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(laiou_env, tmp_path):
     url, landing = laiou_env["LAIOU_DATABASE_URL"], laiou_env["landing"]
     generate(landing, CONFIG, progress=lambda _: None, faults=PLAN)
 
-    assert run_everything(last="2018-10") == 0
+    assert run_everything(last="2018-11") == 0
     table = fetch(url, f"select '{VOUCHERS}'::regclass::oid")
-    october = held_october(url)
-    assert october
-    for month in ("2018-11", "2018-12"):
-        assert run_everything(last=month) == 0
-        assert held_october(url) == october  # the held month was not read or written again
+    november = held_november(url)
+    assert november
+    assert run_everything(last="2018-12") == 0
+    assert held_november(url) == november  # the held month was not read or written again
     assert fetch(url, f"select '{VOUCHERS}'::regclass::oid") == table  # never rebuilt whole
 
-    # October again, without the vouchers November repeats: they now count from November.
+    # November again, without the vouchers December repeats: they now count from December.
     repeated = {
         v
         for (v,) in fetch(
             url,
-            "select voucher_no from raw.tax_payment where _period = '2018-10-01' intersect "
-            "select voucher_no from raw.tax_payment where _period = '2018-11-01'",
+            "select voucher_no from raw.tax_payment where _period = '2018-11-01' intersect "
+            "select voucher_no from raw.tax_payment where _period = '2018-12-01'",
         )
     }
     assert repeated
-    deliver_october_without(landing, repeated)
+    deliver_november_without(landing, repeated)
     assert run_everything() == 0
     moved = fetch(
         url,
         f"select distinct delivery_period::text from {VOUCHERS} where voucher_no = any(%s)",
         params=[list(repeated)],
     )
-    assert moved == [("2018-11-01",)]
+    assert moved == [("2018-12-01",)]
 
     assert publish(2018) == 0  # a publication: a full rebuild must keep it (published_figures is not data)
     incremental = every_row(url)
