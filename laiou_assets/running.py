@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -311,8 +312,10 @@ def _record_incidents(instance) -> list[tuple[str, str, str]]:
     with warehouse.connect() as conn:
         changes = process_events(instance, conn, log=lambda msg: None)
         if changes["opened"] or changes["resolved"]:
-            checks = changes["opened_checks"]
-            which = f" ({', '.join(f'{severity} {name}' for severity, name in checks)})" if checks else ""
+            # each check once, with how many months it opened for (a first load of years opens dozens)
+            checks = Counter(f"{severity} {name}" for severity, name in changes["opened_checks"])
+            which = ", ".join(f"{check} ×{n}" if n > 1 else check for check, n in checks.items())
+            which = f" ({which})" if which else ""
             _say(f"incidents: {changes['opened']} opened{which}, {changes['resolved']} resolved (audit.incident)")
         return blocking_incidents(conn)
 
