@@ -95,7 +95,8 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
         line(f"open incidents: {len(incidents)} ({len(errors)} ERROR)", bad=bool(errors))
         for severity, subject, month, message, opened in incidents[:10]:
             line(
-                f"  {severity:<5} {subject} {month[:7]}: {message[:100]} (since {_at(opened)})", bad=severity == "ERROR"
+                f"  {severity:<5} {subject} {month[:7]}: {_shortened(message)} (since {_at(opened)})",
+                bad=severity == "ERROR",
             )
 
     current, built_at, loaded_at = marts_current(instance)
@@ -134,3 +135,9 @@ def main() -> int:
     print("\n".join(lines))
     print("!! needs a person" if needs else "   nothing needs a person")
     return 1 if needs else 0
+
+
+def _shortened(message: str, width: int = 100) -> str:
+    """The message on one line, cut at `width` with an ellipsis that says so (the whole text: `audit.incident`)."""
+    message = " ".join(message.split())
+    return message if len(message) <= width else message[: width - 1].rstrip() + "…"
