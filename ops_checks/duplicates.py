@@ -1,7 +1,7 @@
 """重复税票 / vouchers delivered again: a voucher_no of this month already loaded from an earlier month.
 
 feeds.md calls it a producer error: the check reports it (WARN, it does not block the marts) and the marts
-count each voucher once, at its earliest delivery (stg_feeds__tax_vouchers).
+count each voucher once, at its earliest delivery (int_tax_vouchers).
 """
 
 import dagster as dg

@@ -48,6 +48,22 @@ def write(landing: Path, feed: str, period: str, text: str, encoding: str = "UTF
     return folder
 
 
+def delivered_rows(landing: Path, feed: str, period: str) -> tuple[list[list[str]], str]:
+    """A delivered CSV's records (header first) and its manifest's encoding, to be changed and delivered
+    again with `rewrite`."""
+    folder = landing / feed / period
+    encoding = json.loads((folder / f"{feed}_{period}.manifest.json").read_text(encoding="utf-8"))["encoding"]
+    text = (folder / f"{feed}_{period}.csv").read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline=""))), encoding
+
+
+def rewrite(landing: Path, feed: str, period: str, rows: list[list[str]], encoding: str) -> Path:
+    """Deliver `rows` (header first) again as the month's file, in `encoding`, with a manifest that matches."""
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return write(landing, feed, period, out.getvalue(), encoding=encoding)
+
+
 def write_bytes(landing: Path, feed: str, period: str, data: bytes, rows: int, control_total: str, **override):
     """Write `data` as the delivery's CSV exactly as given, with a manifest stating `rows` and `control_total`
     (computed by the test itself, for files the csv module reads otherwise than feeds.md, e.g. with a bare CR)."""

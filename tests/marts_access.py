@@ -1,9 +1,6 @@
 """Helpers of tests/test_access.py: an enterprise with a hostile name, connections as a role, and the
 watch that polls for foreign rows while dbt rebuilds the protected marts."""
 
-import csv
-import io
-import json
 import os
 from pathlib import Path
 
@@ -11,23 +8,16 @@ import psycopg
 
 from laiou_assets import settings, warehouse
 from laiou_assets.access import district_role
-from tests.deliveries import write
+from tests.deliveries import delivered_rows, rewrite
 
 HOSTILE = 'x\'); drop table marts.dim_enterprise; --\t"引号", 逗号'
 
 
 def give_an_enterprise_a_hostile_name(landing) -> None:
     """The first enterprise of the 2018-12 delivery gets a name that looks like SQL, with quotes and commas."""
-    folder = landing / "saic_enterprise" / "201812"
-    encoding = json.loads((folder / "saic_enterprise_201812.manifest.json").read_text())["encoding"]
-    text = (
-        (folder / "saic_enterprise_201812.csv").read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
-    )
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows, encoding = delivered_rows(landing, "saic_enterprise", "201812")
     rows[1][rows[0].index("name")] = HOSTILE
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    write(landing, "saic_enterprise", "201812", out.getvalue(), encoding=encoding)
+    rewrite(landing, "saic_enterprise", "201812", rows, encoding)
 
 
 def hostile_uscc(url: str) -> str:

@@ -5,9 +5,6 @@ publishing again adds a publication and keeps the first."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,7 +20,7 @@ from laiou_assets.publishing import publish
 from laiou_assets.reporting import report
 from laiou_assets.running import run_everything
 from ops_checks.inspection_report import build_monthly_report
-from tests.deliveries import write
+from tests.deliveries import delivered_rows, rewrite
 from tests.scratch import scratch_warehouse
 
 
@@ -135,17 +132,12 @@ def correct_a_voucher(url: str, landing, by: Decimal) -> tuple[str, str, str]:
     headline = {
         u for (u,) in sql(url, "select uscc from marts.dim_enterprise where laiou_kind in ('direct', 'branch')")
     }
-    path = landing / "tax_payment" / "201802" / "tax_payment_201802.csv"
-    encoding = json.loads(path.with_name("tax_payment_201802.manifest.json").read_text(encoding="utf-8"))["encoding"]
-    text = path.read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows, encoding = delivered_rows(landing, "tax_payment", "201802")
     header = rows[0]
     at = {name: rows[0].index(name) for name in ("voucher_no", "taxpayer_id", "tax_period", "amount")}
     row = next(r for r in rows[1:] if r[at["taxpayer_id"]] in headline and r[at["tax_period"]] == "201802")
     row[at["amount"]] = str(Decimal(row[at["amount"]]) + by)
-    out = io.StringIO(newline="")
-    csv.writer(out, lineterminator="\n").writerows([header, *rows[1:]])
-    write(landing, "tax_payment", "201802", out.getvalue(), encoding=encoding)
+    rewrite(landing, "tax_payment", "201802", [header, *rows[1:]], encoding)
     return row[at["taxpayer_id"]], "2018-02-01", row[at["voucher_no"]]
 
 

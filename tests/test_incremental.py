@@ -7,8 +7,6 @@ raw data, which keeps the publications; the month-by-month runs are shown to hav
 rewriting the held ones.
 """
 
-import csv
-import io
 import subprocess
 
 from laiou_assets import settings
@@ -16,7 +14,7 @@ from laiou_assets.generate.faults import FaultPlan
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from laiou_assets.publishing import publish
 from laiou_assets.running import run_everything
-from tests.deliveries import write
+from tests.deliveries import delivered_rows, rewrite
 from tests.marts_access import dbt_command, fetch
 
 CONFIG = GeneratorConfig("2018-11", "2018-12", 700, seed=23)
@@ -41,15 +39,10 @@ def held_november(url: str) -> list[tuple]:
 
 
 def deliver_november_without(landing, vouchers: set[str]) -> None:
-    path = landing / "tax_payment" / "201811" / "tax_payment_201811.csv"
-    encoding = "GB18030" if b'"encoding": "GB18030"' in path.with_suffix(".manifest.json").read_bytes() else "UTF-8"
-    text = path.read_bytes().decode("gb18030" if encoding == "GB18030" else "utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows, encoding = delivered_rows(landing, "tax_payment", "201811")
     kept = [rows[0], *(r for r in rows[1:] if r[0] not in vouchers)]
     assert len(kept) == len(rows) - len(vouchers)
-    out = io.StringIO(newline="")
-    csv.writer(out, lineterminator="\n").writerows(kept)
-    write(landing, "tax_payment", "201811", out.getvalue(), encoding=encoding)
+    rewrite(landing, "tax_payment", "201811", kept, encoding)
 
 
 def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(laiou_env, tmp_path):
