@@ -79,17 +79,24 @@ def evaluate(definitions: dg.Definitions, instance: dg.DagsterInstance, cursor):
         dagster_log.removeFilter(_not_the_partition_timestamp_fallback)
 
 
-def runs_for(result, definitions: dg.Definitions, through: str | None = None) -> list[tuple[str, dict]]:
+def runs_for(
+    result, definitions: dg.Definitions, within: tuple[str | None, str | None] = (None, None)
+) -> list[tuple[str, dict]]:
     """The runs that carry out one tick's model requests, as the sensor would launch them: the requested
     models in one run of build_marts; the requested tax months in one run of refresh_tax_facts over their
     range (the sensor's single-run backfill; a month in between that was not requested is rebuilt to the
-    same rows). With `through`, the last tax month delivered, later months are left out: a voucher's
-    tax_period never follows its delivery (feeds.md), so they hold nothing."""
+    same rows). With `within` (first, last), months outside it are left out: `laiou run` passes the months
+    that can hold tax (`tax_months_held`)."""
     graph = definitions.resolve_asset_graph()
     selection = build_marts_job.selection.resolve(graph)
     requested = [key for key in graph.get_all_asset_keys() if result.get_num_requested(key)]
     models = [key for key in requested if key in selection]
-    months = sorted(p for p in result.get_requested_partitions(TAX_FACTS) if p and (not through or p <= through))
+    first, last = within
+    months = sorted(
+        p
+        for p in result.get_requested_partitions(TAX_FACTS)
+        if p and (not first or p >= first) and (not last or p <= last)
+    )
     # What else the conditions request (the latest month's district packages) is the daemon's to make;
     # `laiou run` writes the packages of the month it loaded after the build.
     runs = []
@@ -110,7 +117,7 @@ def build_requested(
         result = evaluate(definitions, instance, cursor)
         cursor = result.cursor
         _write_cursor(cursor)  # as the sensor does: what was requested is not requested again
-        runs = runs_for(result, definitions, last_tax_delivery())
+        runs = runs_for(result, definitions)
         if not runs:
             return outcome
         _carry_out(runs, definitions, instance, tags, say, outcome)
@@ -121,23 +128,42 @@ def build_requested(
 
 def _carry_out(runs, definitions, instance, tags: dict[str, str], say, outcome: BuildOutcome) -> None:
     """Each run in turn, with the caller's tags beside its own; none after one that failed (it would read
-    what that one did not build)."""
+    what that one did not build). The tax months are narrowed to those that can hold tax when their run
+    starts, after the models it reads were built."""
     for job, kwargs in runs:
+        if job == TAX_JOB:
+            kwargs = {**kwargs, "tags": {**kwargs["tags"], **_narrowed(kwargs["tags"])}}
         outcome.runs += 1
         if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
             outcome.failures.append(f"{job}: see the run in the UI")
             return
 
 
-def last_tax_delivery() -> str | None:
-    """The month (YYYY-MM-01) of the last tax delivery loaded, the last tax month that can hold vouchers."""
+def tax_months_held() -> tuple[str | None, str | None]:
+    """The first and last months (YYYY-MM-01) whose tax facts a build can change, None where nothing says.
+    First: the earliest tax month of any voucher or any fact (a month that held facts and holds no voucher
+    now is emptied). Last: the last tax delivery loaded, as a voucher's tax_period never follows its
+    delivery (feeds.md). Index lookups, whatever the warehouse's size (int_tax_vouchers indexes tax_month)."""
     with warehouse.connect() as conn:
-        if not health.table_exists(conn, "audit.load_log"):
-            return None
-        last = conn.execute(
-            "select max(period) from audit.load_log where feed = 'tax_payment' and outcome = 'loaded'"
-        ).fetchone()[0]
-    return f"{last:%Y-%m-%d}" if last else None
+        last = first = None
+        if health.table_exists(conn, "audit.load_log"):
+            last = conn.execute(
+                "select max(period) from audit.load_log where feed = 'tax_payment' and outcome = 'loaded'"
+            ).fetchone()[0]
+        held = [t for t in ("intermediate.int_tax_vouchers", "marts.fct_tax_monthly") if health.table_exists(conn, t)]
+        if held:
+            first = conn.execute(
+                "select least(" + ", ".join(f"(select min(tax_month) from {t})" for t in held) + ")"
+            ).fetchone()[0]
+    return (f"{first:%Y-%m-%d}" if first else None, f"{last:%Y-%m-%d}" if last else None)
+
+
+def _narrowed(span: dict[str, str]) -> dict[str, str]:
+    """A range of tax months without the months before the first or after the last that can hold tax; as it
+    was when nothing is held yet (the first build makes the facts table, empty)."""
+    first, last = tax_months_held()
+    start, end = max(span[RANGE_START], first or ""), min(span[RANGE_END], last or "9999")
+    return {RANGE_START: start, RANGE_END: end} if start <= end else span
 
 
 def build_all(definitions: dg.Definitions, instance: dg.DagsterInstance, tags, say) -> BuildOutcome:
@@ -153,9 +179,9 @@ def build_all(definitions: dg.Definitions, instance: dg.DagsterInstance, tags, s
 
 
 def tax_range(definitions: dg.Definitions) -> dict[str, str]:
+    """Every tax month (each run narrows it to the months that can hold tax)."""
     partitions = definitions.resolve_assets_def(TAX_FACTS).partitions_def
-    last = last_tax_delivery() or partitions.get_last_partition_key()
-    return {RANGE_START: partitions.get_first_partition_key(), RANGE_END: last}
+    return {RANGE_START: partitions.get_first_partition_key(), RANGE_END: partitions.get_last_partition_key()}
 
 
 def execute(definitions: dg.Definitions, instance: dg.DagsterInstance, job: str, kwargs: dict, say) -> bool:

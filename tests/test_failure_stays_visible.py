@@ -17,6 +17,7 @@ from laiou_assets.generate.faults import FaultPlan
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
 from laiou_assets.keys import RANGE_END, RANGE_START, TAX_FACTS
 from laiou_assets.running import run_everything
+from tests.deliveries import delivered_rows
 from tests.recount import summary_by_year
 
 CONFIG = GeneratorConfig("2018-11", "2018-12", 300, seed=14)
@@ -30,6 +31,18 @@ def zones(tmp_path_factory):
     generate(root / "broken", CONFIG, faults=FaultPlan.parse([], ["sha256_mismatch=tax_payment/2018-11"]), **quiet)
     generate(root / "clean", CONFIG, **quiet)
     return root
+
+
+def first_tax_period(landing) -> str:
+    """The earliest tax_period (YYYY-MM-01) of the vouchers delivered in the zone, read from its CSVs."""
+    periods = [
+        row[header.index("tax_period")]
+        for month in ("201811", "201812")
+        for header, *body in [delivered_rows(landing, "tax_payment", month)[0]]
+        for row in body
+    ]
+    first = min(periods)
+    return f"{first[:4]}-{first[4:]}-01"
 
 
 def marts_exist(url: str) -> bool:
@@ -91,8 +104,9 @@ def test_a_failed_month_blocks_the_build_until_its_correction_arrives(laiou_env,
     before = tax_month_built_at("2018-12-01")
     assert run_everything("2018-11", "2018-11", reload=True) == 0
     said = capsys.readouterr().err
-    # every tax month up to the last delivered one (later months hold no voucher: feeds.md)
-    assert "[1/1] 2018-11 ok" in said and "refresh_tax_facts (2010-01 … 2018-12)" in said
+    # from the first tax month of any voucher up to the last delivered one (later months hold no voucher)
+    months = f"refresh_tax_facts ({first_tax_period(laiou_env['landing'])[:7]} … 2018-12)"
+    assert "[1/1] 2018-11 ok" in said and months in said, said
     assert tax_month_built_at("2018-12-01") > before
 
 
@@ -155,10 +169,13 @@ def test_automation_builds_every_model_after_good_loads_and_none_while_a_month_f
             },
         )
     ]
-    # `laiou run` stops at the last tax month delivered: a voucher's tax_period never follows its delivery.
-    first = partitions.get_first_partition_key()
-    assert building.runs_for(tax_tick, definitions, "2018-12-01") == [
-        ("refresh_tax_facts", {"tags": {RANGE_START: first, RANGE_END: "2018-12-01"}})
+    # `laiou run` refreshes only the months that can hold tax: from the earliest tax_period delivered to the
+    # last tax month delivered (a voucher's tax_period never follows its delivery).
+    held = (first_tax_period(landing), "2018-12-01")
+    assert held[0] < "2018-11-01"  # late payments: the window starts before the first delivery
+    assert building.tax_months_held() == held
+    assert building.runs_for(tax_tick, definitions, held) == [
+        ("refresh_tax_facts", {"tags": {RANGE_START: held[0], RANGE_END: held[1]}})
     ]
     # Then the latest month's district packages, from the rebuilt marts: the daemon's to write.
     assert building.execute(definitions, instance, *tax_runs[0], say=lambda _: None)

@@ -1,7 +1,8 @@
 """Issue #18: the monthly path is incremental, and the marts it leaves are those of a full build.
 
 A zone is loaded and built month by month, as deliveries arrive; then a month of tax is delivered again
-with vouchers removed that a later month repeats (they must then count at that later month). Every row of
+with vouchers removed that a later month repeats (they must then count at that later month), and without
+its earliest tax month (whose facts must be emptied). Every row of
 every intermediate model and mart is compared with a full rebuild (`dbt build --full-refresh`) of the same
 raw data, which keeps the publications; the month-by-month runs are shown to have added months without
 rewriting the held ones.
@@ -67,8 +68,19 @@ def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(l
         )
     }
     assert repeated
-    deliver_november_without(landing, repeated)
+    # ... and without its earliest tax month, which no other delivery holds: the facts of that month, the
+    # first month a build refreshes, must be emptied (the range of months starts at the facts held too).
+    rows = {m: delivered_rows(landing, "tax_payment", m)[0] for m in ("201811", "201812")}
+    period = rows["201811"][0].index("tax_period")
+    earliest = min(r[period] for r in rows["201811"][1:])
+    assert all(r[period] != earliest for r in rows["201812"][1:])
+    gone = {r[0] for r in rows["201811"][1:] if r[period] == earliest}
+    month = f"{earliest[:4]}-{earliest[4:]}-01"
+    facts_of_month = f"select count(*) from marts.fct_tax_monthly where tax_month = '{month}'"
+    assert fetch(url, facts_of_month)[0][0] > 0
+    deliver_november_without(landing, repeated | gone)
     assert run_everything() == 0
+    assert fetch(url, facts_of_month)[0][0] == 0
     moved = fetch(
         url,
         f"select distinct delivery_period::text from {VOUCHERS} where voucher_no = any(%s)",

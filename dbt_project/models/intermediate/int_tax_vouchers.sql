@@ -3,7 +3,7 @@
 -- a new month, or a month delivered again), drops what it held from that month on and adds them again,
 -- each voucher not already held from an earlier month. A run with nothing new reads nothing. The unique
 -- index makes a voucher counted twice fail the build, naming it; the delivery-month index finds a month's
--- rows without reading the table.
+-- rows without reading the table, the tax-month index the first tax month (which tax facts a run refreshes).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -12,8 +12,9 @@
         "{% if is_incremental() %}delete from {{ this }} where delivery_period >= {{ first_unread_delivery('tax_payment') }}{% endif %}"
     ],
     post_hook=[
-        "{% if not is_incremental() %}create unique index on {{ this }} (voucher_no){% endif %}",
-        "{% if not is_incremental() %}create index on {{ this }} (delivery_period){% endif %}",
+        "{{ ensure_index('voucher_no', unique=true) }}",
+        "{{ ensure_index('delivery_period') }}",
+        "{{ ensure_index('tax_month') }}",
     ],
 ) }}
 

@@ -8,6 +8,9 @@
     pre_hook=[
         "{% if is_incremental() %}delete from {{ this }} where {{ tax_window('tax_month') }}{% endif %}"
     ],
+    post_hook=[
+        "{{ ensure_index('tax_month') }}"
+    ],
 ) }}
 
 with counted as (
