@@ -41,12 +41,14 @@ def failed_deliveries(conn: psycopg.Connection) -> list[FailedDelivery]:
 
 
 def last_loads(conn: psycopg.Connection) -> list[tuple]:
-    """Per feed: its latest attempt (month, outcome, finished, rows loaded, rows quarantined)."""
+    """Per feed: the latest attempt at its newest month (month, outcome, finished, rows loaded, rows
+    quarantined). Not the latest attempt of all: an older month's failed redelivery would hide the newest
+    month loaded (that failure is among the failed months)."""
     if not table_exists(conn, "audit.load_log"):
         return []
     return conn.execute(
         """select distinct on (feed) feed, period, outcome, finished_at, loaded, quarantined
-           from audit.load_log order by feed, load_id desc"""
+           from audit.load_log order by feed, period desc, load_id desc"""
     ).fetchall()
 
 

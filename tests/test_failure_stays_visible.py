@@ -4,6 +4,7 @@ delivery loads, resolves it and the build goes on by itself."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from decimal import Decimal
@@ -64,10 +65,14 @@ def test_a_failed_month_blocks_the_build_until_its_correction_arrives(laiou_env,
     assert "the latest delivery of these months failed" in second and "tax_payment 2018-11" in second
     assert not marts_exist(url)
 
+    assert run_everything("2018-11", "2018-11", reload=True) == 1  # the bad month tried again, after 2018-12
+    capsys.readouterr()
     assert status.main() == 1
     said = capsys.readouterr().out
     assert "!! failed months: 1" in said
     assert any(line.startswith("!!") and "tax_payment 2018-11" in line for line in said.splitlines()), said
+    # the newest month of each feed, not the latest attempt: 2018-12 stays in sight
+    assert re.search(r"^ +tax_payment +2018-12 loaded ", said, re.MULTILINE), said
 
     # The bureau delivers the month again, correctly: the next run loads it and builds.
     shutil.rmtree(landing / "tax_payment" / "201811")

@@ -12,15 +12,18 @@ feed, which a workbook cannot hold, become U+FFFD, so the name stays readable. E
 written on its own: one failure never keeps the others from theirs (PackagesIncomplete names it at the end).
 """
 
+import io
 import re
 from datetime import date
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from laiou_assets.access import current_districts
 
@@ -138,9 +141,13 @@ def write_district_packages(conn, month: date, exports: Path) -> list[Path]:
         partial = path.with_suffix(".xlsx.partial")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with conn.transaction():  # a failed query must not abort the next district's
-                book = _workbook(conn, month, district, names.get(district, district))
-            book.save(partial)
+            book, packed = Workbook(write_only=True), io.BytesIO()
+            try:
+                with conn.transaction():  # a failed query must not abort the next district's
+                    _fill(book, conn, month, district, names.get(district, district))
+            finally:  # a write-only book's sheets are temporary files until it is saved, even half written
+                book.save(packed)
+            partial.write_bytes(packed.getvalue())
             partial.replace(path)
             written.append(path)
         except Exception as exc:
@@ -157,66 +164,124 @@ def as_text(value):
     return CONTROL_CHARACTERS.sub(REPLACEMENT, value) if isinstance(value, str) else value
 
 
-def _append(sheet, values: list) -> None:
-    """sheet.append, with every string stored as text: never a formula, whatever it begins with."""
-    sheet.append([_text_cell(sheet, v) if isinstance(v, str) else v for v in values])
-
-
 def _text_cell(sheet, value: str) -> Cell:
-    cell = Cell(sheet, value=as_text(value))
-    cell.data_type = "s"  # openpyxl makes a formula of any string beginning with "="
+    cell = WriteOnlyCell(sheet, value=as_text(value))
+    cell.data_type = "s"  # openpyxl makes a formula of a string beginning with "=", an error of "#N/A"
     if cell.value.startswith(FORMULA_TRIGGERS):
         cell.quotePrefix = True  # Excel's leading apostrophe: stays text when the cell is edited
     return cell
 
 
-def _workbook(conn, month: date, district: str, district_name: str) -> Workbook:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "来沪企业 enterprises"
-    _append(sheet, [f"{district_name} ({district}) 来沪企业 / 来沪 enterprises, {month:%Y-%m}"])
-    _append(sheet, ENTERPRISE_HEADERS)
+class _Table:
+    """A sheet of a write-only workbook (rows go to the file as they come, so a district of 200,000
+    enterprises never sits in memory): a title row, a bold header row frozen and filtered, data rows with
+    each column's number format, a bold total row; printed landscape, one page wide, the header on every
+    page. A write-only sheet takes its widths and panes before its first row, its filter after the last."""
+
+    def __init__(self, sheet, widths: list[int], formats: dict[str, str], title: str, headers: list[str]):
+        self.sheet, self.columns, self.rows = sheet, len(widths), 0
+        self.formats = {column_index_from_string(column): fmt for column, fmt in formats.items()}
+        for i, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = width
+        sheet.freeze_panes = "A3"
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+        sheet.print_title_rows = "2:2"
+        self.append([title])
+        self.append(headers, bold=True)
+
+    def append(self, values: list, bold: bool = False) -> None:
+        """One row; every string stored as text, never a formula, whatever it begins with."""
+        cells = []
+        for i, value in enumerate(values, start=1):
+            fmt = self.formats.get(i) if self.rows >= 2 else None
+            if isinstance(value, str):
+                value = as_text(value)
+                if bold or fmt or value.startswith(FORMULA_TRIGGERS) or value in ERROR_CODES:
+                    cell = _text_cell(self.sheet, value)
+                else:  # openpyxl stores any other string as text
+                    cells.append(value)
+                    continue
+            elif value is None or not (bold or fmt):
+                cells.append(value)
+                continue
+            else:
+                cell = WriteOnlyCell(self.sheet, value=value)
+            if bold:
+                cell.font = BOLD
+            if fmt:
+                cell.number_format = fmt
+            cells.append(cell)
+        self.sheet.append(cells)
+        self.rows += 1
+
+    def total(self, values: list) -> None:
+        self.append(values, bold=True)
+        self.close(filtered=self.rows - 1)
+
+    def close(self, filtered: int | None = None) -> None:
+        """The header's filter over the data rows (the total row left out)."""
+        self.sheet.auto_filter.ref = f"A2:{get_column_letter(self.columns)}{filtered or self.rows}"
+
+
+def _fill(book: Workbook, conn, month: date, district: str, district_name: str) -> None:
+    enterprises = _Table(
+        book.create_sheet("来沪企业 enterprises"),
+        [20, 36, 22, 10, 14, 8, 6, 30, 12, 6, 12],
+        {"I": "yyyy-mm-dd", "K": "yyyy-mm-dd"},
+        f"{district_name} ({district}) 来沪企业 / 来沪 enterprises, {month:%Y-%m}",
+        ENTERPRISE_HEADERS,
+    )
     kinds = {kind: 0 for kind in KIND_LABELS}
-    for row in conn.execute(ENTERPRISES_SQL, {"district": district}):
-        row = list(row)
-        kinds[row[5]] += 1
-        row[5], row[9] = KIND_LABELS[row[5]], STATUS_LABELS.get(row[9], row[9])
-        _append(sheet, row)
+    with conn.cursor(name="district_enterprises") as rows:  # read from the server a batch at a time
+        rows.itersize = 5000
+        for row in rows.execute(ENTERPRISES_SQL, {"district": district}):
+            row = list(row)
+            kinds[row[5]] += 1
+            row[5], row[9] = KIND_LABELS[row[5]], STATUS_LABELS.get(row[9], row[9])
+            enterprises.append(row)
     headline = kinds["direct"] + kinds["branch"]
-    _append(
-        sheet,
+    enterprises.total(
         [
             "合计 total",
             f"{headline:,} 户来沪企业（直接 {kinds['direct']:,}，分支 {kinds['branch']:,}）；另列再投资 "
             f"{kinds['indirect']:,} 户，不计入总量（R10）",
-        ],
+        ]
     )
-    _table(sheet, [20, 36, 22, 10, 14, 8, 6, 30, 12, 6, 12], {"I": "yyyy-mm-dd", "K": "yyyy-mm-dd"})
     params = {"district": district, "month": month}
     for key, label, title, header in BY.values():
-        by = book.create_sheet(title)
-        _append(by, [f"{district_name} ({district}) {title}, {month:%Y} 年 1–{month.month} 月"])
-        _append(by, ["代码 code", header, *MEASURE_HEADERS])
         rows = conn.execute(BY_SQL.format(key=key, label=label), params).fetchall()
-        for row in rows:
-            _append(by, [row[0], row[1], row[2], row[3], float(row[4]), float(row[5]), int(row[6])])
-        totals = [sum(r[i] for r in rows) for i in (2, 3)] + [float(sum(r[i] for r in rows)) for i in (4, 5)]
-        _append(by, ["合计 total", "", *totals, int(sum(r[6] for r in rows))])  # values, never a formula
-        _table(
-            by,
+        by = _Table(
+            book.create_sheet(title),
             [10, 20, 26, 24, 16, 26, 16],
             {"C": "#,##0", "D": "#,##0", "E": "#,##0.00", "F": "#,##0.00", "G": "#,##0"},
+            f"{district_name} ({district}) {title}, {month:%Y} 年 1–{month.month} 月",
+            ["代码 code", header, *MEASURE_HEADERS],
         )
+        for row in rows:
+            by.append([row[0], row[1], row[2], row[3], float(row[4]), float(row[5]), int(row[6])])
+        totals = [sum(r[i] for r in rows) for i in (2, 3)] + [float(sum(r[i] for r in rows)) for i in (4, 5)]
+        by.total(["合计 total", "", *totals, int(sum(r[6] for r in rows))])  # values, never a formula
         if rows:
             chart = BarChart()
             chart.title = f"税收(万元) tax YTD — {title}"
             chart.y_axis.title = "万元"
-            chart.add_data(Reference(by, min_col=5, min_row=2, max_row=2 + len(rows)), titles_from_data=True)
-            chart.set_categories(Reference(by, min_col=2, min_row=3, max_row=2 + len(rows)))
+            chart.add_data(Reference(by.sheet, min_col=5, min_row=2, max_row=2 + len(rows)), titles_from_data=True)
+            chart.set_categories(Reference(by.sheet, min_col=2, min_row=3, max_row=2 + len(rows)))
             chart.width, chart.height = 22, 10
-            by.add_chart(chart, "I3")
-    _notes(book.create_sheet("说明 notes"), month)
-    return book
+            by.sheet.add_chart(chart, "I3")
+    notes = _Table(
+        book.create_sheet("说明 notes"),
+        [16, 80, 16],
+        {},
+        f"说明 / what the figures mean ({month:%Y-%m}); every figure is read from the marts (数据集市)",
+        ["名词 term", "说明 meaning", "规则 rule"],
+    )
+    for note in NOTES:
+        notes.append(list(note))
+    notes.close()
 
 
 # What each sheet's figures mean, in the office's words and rules.md's rule ids.
@@ -237,43 +302,3 @@ NOTES = [
     ("从业人员", "本月统计联网直报的从业人员数", "R13"),
     ("合计", "各表最后一行为合计值（数值，非公式）", ""),
 ]
-
-
-def _notes(sheet, month: date) -> None:
-    _append(sheet, [f"说明 / what the figures mean ({month:%Y-%m}); every figure is read from the marts (数据集市)"])
-    _append(sheet, ["名词 term", "说明 meaning", "规则 rule"])
-    for note in NOTES:
-        _append(sheet, list(note))
-    _table(sheet, [16, 80, 16], {}, total=False)
-
-
-def _table(sheet, widths: list[int], formats: dict[str, str], total: bool = True) -> None:
-    """Widths and number formats; the header row (row 2) bold, frozen and filtered; the total row bold."""
-    _widths(sheet, widths)
-    _formats(sheet, formats)
-    last = get_column_letter(len(widths))
-    for cell in sheet[2]:
-        cell.font = BOLD
-    if total:
-        for cell in sheet[sheet.max_row]:
-            cell.font = BOLD
-    sheet.freeze_panes = "A3"
-    # Printed landscape, one page wide, the header row on every page.
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
-    sheet.print_title_rows = "2:2"
-    sheet.auto_filter.ref = f"A2:{last}{sheet.max_row - 1 if total else sheet.max_row}"
-
-
-def _widths(sheet, widths: list[int]) -> None:
-    for i, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
-
-
-def _formats(sheet, formats: dict[str, str]) -> None:
-    for column, number_format in formats.items():
-        index = column_index_from_string(column)
-        for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
-            cell.number_format = number_format
