@@ -40,9 +40,10 @@ def server_url(tmp_path_factory) -> str:
     home = tmp_path_factory.mktemp("laiou_home")
     server = warehouse.EmbeddedServer(home / "pg")
     url = server.start()
-    # A test's data is thrown away with its server: no flush to disk at each commit, which is most of the
-    # time of Dagster's many small event writes (a small `laiou run` 67 s -> 51 s). A killed process still
-    # loses nothing: the server writes to the OS either way, only a crash of the machine would.
+    # A test's data is thrown away with its server: no flush to disk at each commit. Two workers' flushes
+    # queue for the same disk behind Dagster's many small event writes (a small `laiou run` beside a
+    # running suite: 67 s -> 51 s; alone, 31 s either way). A killed process still loses nothing: the
+    # server writes to the OS either way, only a crash of the machine would.
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("alter system set fsync = off")
         conn.execute("alter system set full_page_writes = off")
