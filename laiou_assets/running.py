@@ -179,7 +179,8 @@ def run_everything(
         _say(
             f"laiou run: FAILED — {kept}; the latest delivery of these months failed to load:\n  "
             + "\n  ".join(str(f) for f in failed)
-            + "\n  (a corrected delivery of the month loads on the next run and the build goes on; audit.load_log)"
+            + "\n  (a corrected delivery, with its new manifest, loads on the next run and the build goes on; files"
+            " mended in place load with `laiou run --reload --from YYYY-MM --to YYYY-MM`; audit.load_log)"
         )
         return 1
     if blocked:

@@ -80,3 +80,16 @@ def failed_only_by_checks(instance: dg.DagsterInstance, run_id: str) -> bool:
         == "DagsterAssetCheckFailedError"
         for r in failures
     )
+
+
+def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Why the run's steps failed, on one line: each failed step with its failure's own description (a load's
+    names the file and what is wrong with it) or else its error's message."""
+    reasons = []
+    for record in instance.get_records_for_run(run_id, of_type=ET.STEP_FAILURE).records:
+        event = record.event_log_entry.dagster_event
+        failure = event.event_specific_data
+        user = failure.user_failure_data
+        text = user.description if user and user.description else (failure.error.message if failure.error else "")
+        reasons.append(f"{event.step_key}: {' '.join(text.split()) or 'failed'}")
+    return "; ".join(reasons)

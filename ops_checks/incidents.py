@@ -22,7 +22,7 @@ from laiou_assets import migrations, settings
 from laiou_assets.keys import INCIDENTS, PARTITION_TAG
 from laiou_assets.resources import WarehouseResource
 from ops_checks.dbt_tests import failure_message
-from ops_checks.events import check_evaluations, failed_only_by_checks, runs_ended_after
+from ops_checks.events import check_evaluations, failed_only_by_checks, failure_reasons, runs_ended_after
 from ops_checks.runbook import runbook_for, runbook_url
 
 ALERT_RETRY_BUDGET = 20.0  # seconds a sensor tick spends sending alerts that failed before
@@ -178,7 +178,8 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
                 "severity": "ERROR",
                 "at": datetime.fromtimestamp(ended.timestamp, UTC),
                 "run": ended.run_id,
-                "message": ended.message[:500] if failed else None,
+                # the failed steps' own words (a load names its file) rather than Dagster's "Steps failed: […]"
+                "message": (failure_reasons(instance, ended.run_id) or ended.message)[:500] if failed else None,
                 "runbook": runbook_url("failed_run"),
             }
             record(incident, failed)

@@ -73,6 +73,11 @@ def test_a_failed_month_blocks_the_build_until_its_correction_arrives(laiou_env,
     assert any(line.startswith("!!") and "tax_payment 2018-11" in line for line in said.splitlines()), said
     # the newest month of each feed, not the latest attempt: 2018-12 stays in sight
     assert re.search(r"^ +tax_payment +2018-12 loaded ", said, re.MULTILINE), said
+    # the failed run's incident says why in the load's own words, not Dagster's "Steps failed: [...]"
+    assert "!!   ERROR ingest_feeds 2018-11: raw__tax_payment: tax_payment 201811: " in said, said
+    with psycopg.connect(url) as conn:
+        [(message,)] = conn.execute("select message from audit.incident where kind = 'run'").fetchall()
+    assert re.fullmatch(r"raw__tax_payment: tax_payment 201811: \S+/tax_payment_201811\.csv: sha256 .+", message)
 
     # The bureau delivers the month again, correctly: the next run loads it and builds.
     shutil.rmtree(landing / "tax_payment" / "201811")

@@ -63,8 +63,8 @@ def build_feed_asset(feed: Feed) -> dg.AssetsDefinition:
                 totals[k] += getattr(r, k)
         if failed:
             raise dg.Failure(
-                description=f"{len(failed)} of {len(context.partition_keys)} month(s) of {feed.name} failed to load; "
-                "the loaded months are kept, the failed ones keep their earlier data:\n" + "\n".join(failed),
+                description=f"{feed.name} {'; '.join(failed)} ({len(failed)} of {len(context.partition_keys)} "
+                "month(s) failed to load; the loaded months are kept, the failed ones keep their earlier data)",
                 metadata={"failed": "\n".join(failed), "loaded_months": ", ".join(loaded)},
                 allow_retries=transient,
             )
