@@ -16,7 +16,6 @@ Prints both rates (median of the runs), the ratio laiou / baseline (issue #4 ask
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from memory import peak_gb
 
 from laiou_assets.contract import FEEDS
 from laiou_assets.ingest.landing import Delivery
@@ -139,8 +139,7 @@ def _one_load(url: str, landing: Path, month: str) -> None:
         started = time.perf_counter()
         result = load_delivery(conn, Delivery(FEED, month), landing)
         seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(seconds, peak, result.loaded, result.quarantined)
+    print(seconds, peak_gb() * 1024, result.loaded, result.quarantined)  # MiB; not ru_maxrss (bench/memory.py)
 
 
 if __name__ == "__main__":
