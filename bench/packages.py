@@ -8,7 +8,7 @@ Both write the same N synthetic enterprise rows (eleven columns, Chinese names, 
 - laiou: `exports.district_packages._Table` in a write-only workbook, as `write_district_packages` does:
   every string stored as text, bold header and total, date formats, frozen and filtered header.
 
-Each runs in a fresh process, so that its peak memory (ru_maxrss) is its own. The seed scale's largest
+Each runs in a fresh process, so that its peak memory (VmHWM) is its own. The seed scale's largest
 district holds about 200,000 来沪 enterprises.
 
     .venv/bin/python bench/packages.py [--rows 200000]
@@ -16,13 +16,14 @@ district holds about 200,000 来沪 enterprises.
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from memory import peak_gb
 
 WIDTHS = [20, 36, 22, 10, 14, 8, 6, 30, 12, 6, 12]
 
@@ -55,7 +56,7 @@ def write(kind: str, n: int, out: Path) -> dict:
     book.save(out)
     return {
         "seconds": time.perf_counter() - started,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_gb() * 1024,  # VmHWM, not ru_maxrss (bench/memory.py)
         "bytes": out.stat().st_size,
     }
 
