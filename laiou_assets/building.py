@@ -79,24 +79,16 @@ def evaluate(definitions: dg.Definitions, instance: dg.DagsterInstance, cursor):
         dagster_log.removeFilter(_not_the_partition_timestamp_fallback)
 
 
-def runs_for(
-    result, definitions: dg.Definitions, within: tuple[str | None, str | None] = (None, None)
-) -> list[tuple[str, dict]]:
+def runs_for(result, definitions: dg.Definitions) -> list[tuple[str, dict]]:
     """The runs that carry out one tick's model requests, as the sensor would launch them: the requested
     models in one run of build_marts; the requested tax months in one run of refresh_tax_facts over their
     range (the sensor's single-run backfill; a month in between that was not requested is rebuilt to the
-    same rows). With `within` (first, last), months outside it are left out: `laiou run` passes the months
-    that can hold tax (`tax_months_held`)."""
+    same rows). `laiou run` narrows the months when the run starts (`narrowed_to_held`)."""
     graph = definitions.resolve_asset_graph()
     selection = build_marts_job.selection.resolve(graph)
     requested = [key for key in graph.get_all_asset_keys() if result.get_num_requested(key)]
     models = [key for key in requested if key in selection]
-    first, last = within
-    months = sorted(
-        p
-        for p in result.get_requested_partitions(TAX_FACTS)
-        if p and (not first or p >= first) and (not last or p <= last)
-    )
+    months = sorted(p for p in result.get_requested_partitions(TAX_FACTS) if p)
     # What else the conditions request (the latest month's district packages) is the daemon's to make;
     # `laiou run` writes the packages of the month it loaded after the build.
     runs = []
@@ -132,7 +124,7 @@ def _carry_out(runs, definitions, instance, tags: dict[str, str], say, outcome: 
     starts, after the models it reads were built."""
     for job, kwargs in runs:
         if job == TAX_JOB:
-            kwargs = {**kwargs, "tags": {**kwargs["tags"], **_narrowed(kwargs["tags"])}}
+            kwargs = {**kwargs, "tags": {**kwargs["tags"], **narrowed_to_held(kwargs["tags"])}}
         outcome.runs += 1
         if not execute(definitions, instance, job, {**kwargs, "tags": {**tags, **kwargs.get("tags", {})}}, say):
             outcome.failures.append(f"{job}: see the run in the UI")
@@ -158,7 +150,7 @@ def tax_months_held() -> tuple[str | None, str | None]:
     return (f"{first:%Y-%m-%d}" if first else None, f"{last:%Y-%m-%d}" if last else None)
 
 
-def _narrowed(span: dict[str, str]) -> dict[str, str]:
+def narrowed_to_held(span: dict[str, str]) -> dict[str, str]:
     """A range of tax months without the months before the first or after the last that can hold tax; as it
     was when nothing is held yet (the first build makes the facts table, empty)."""
     first, last = tax_months_held()

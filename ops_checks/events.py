@@ -72,9 +72,13 @@ def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[tuple[d
         cursor = page.cursor
 
 
-def failed_only_by_checks(instance: dg.DagsterInstance, run_id: str) -> bool:
+def step_failures(instance: dg.DagsterInstance, run_id: str) -> list:
+    """The run's step-failure records, read once for both questions below."""
+    return instance.get_records_for_run(run_id, of_type=ET.STEP_FAILURE).records
+
+
+def failed_only_by_checks(failures: list) -> bool:
     """The run failed because blocking checks failed, nothing else (its data steps succeeded)."""
-    failures = instance.get_records_for_run(run_id, of_type=ET.STEP_FAILURE).records
     return bool(failures) and all(
         getattr(r.event_log_entry.dagster_event.event_specific_data.error, "cls_name", None)
         == "DagsterAssetCheckFailedError"
@@ -82,11 +86,11 @@ def failed_only_by_checks(instance: dg.DagsterInstance, run_id: str) -> bool:
     )
 
 
-def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> str:
+def failure_reasons(failures: list) -> str:
     """Why the run's steps failed, on one line: each failed step with its failure's own description (a load's
     names the file and what is wrong with it) or else its error's message."""
     reasons = []
-    for record in instance.get_records_for_run(run_id, of_type=ET.STEP_FAILURE).records:
+    for record in failures:
         event = record.event_log_entry.dagster_event
         failure = event.event_specific_data
         user = failure.user_failure_data

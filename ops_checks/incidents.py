@@ -22,7 +22,13 @@ from laiou_assets import migrations, settings
 from laiou_assets.keys import INCIDENTS, PARTITION_TAG
 from laiou_assets.resources import WarehouseResource
 from ops_checks.dbt_tests import failure_message
-from ops_checks.events import check_evaluations, failed_only_by_checks, failure_reasons, runs_ended_after
+from ops_checks.events import (
+    check_evaluations,
+    failed_only_by_checks,
+    failure_reasons,
+    runs_ended_after,
+    step_failures,
+)
 from ops_checks.runbook import runbook_for, runbook_url
 
 ALERT_RETRY_BUDGET = 20.0  # seconds a sensor tick spends sending alerts that failed before
@@ -166,9 +172,8 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
                 record(check, not evaluation.passed)
             runs_after = ended.storage_id
             failed = ended.outcome == dg.DagsterEventType.RUN_FAILURE
-            if ended.outcome == dg.DagsterEventType.RUN_CANCELED or (
-                failed and failed_only_by_checks(instance, ended.run_id)
-            ):
+            failures = step_failures(instance, ended.run_id) if failed else []
+            if ended.outcome == dg.DagsterEventType.RUN_CANCELED or (failed and failed_only_by_checks(failures)):
                 continue  # canceled: no verdict; failed by checks: their own incidents say it, per month
             run = instance.get_run_by_id(ended.run_id)
             incident = {
@@ -179,7 +184,7 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
                 "at": datetime.fromtimestamp(ended.timestamp, UTC),
                 "run": ended.run_id,
                 # the failed steps' own words (a load names its file) rather than Dagster's "Steps failed: […]"
-                "message": (failure_reasons(instance, ended.run_id) or ended.message)[:500] if failed else None,
+                "message": (failure_reasons(failures) or ended.message)[:500] if failed else None,
                 "runbook": runbook_url("failed_run"),
             }
             record(incident, failed)

@@ -165,7 +165,8 @@ def as_text(value):
 
 
 def _text_cell(sheet, value: str) -> Cell:
-    cell = WriteOnlyCell(sheet, value=as_text(value))
+    """`value` (already through as_text) as a text cell, never a formula or an error."""
+    cell = WriteOnlyCell(sheet, value=value)
     cell.data_type = "s"  # openpyxl makes a formula of a string beginning with "=", an error of "#N/A"
     if cell.value.startswith(FORMULA_TRIGGERS):
         cell.quotePrefix = True  # Excel's leading apostrophe: stays text when the cell is edited
