@@ -189,7 +189,7 @@ def cmd_serve(args) -> int:
     """Production: the code server, the daemon and the webserver, supervised, in the foreground."""
     from laiou_assets.serve import serve
 
-    return serve(args.host, args.port)
+    return serve(args.host, args.port, args.code_port)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -346,6 +346,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     )
     serve.add_argument("--host", default="127.0.0.1", help="address of the UI (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    serve.add_argument(
+        "--code-port",
+        type=int,
+        default=4266,
+        help="port of the code server on 127.0.0.1 (default 4266); a second installation on this machine needs another",
+    )
     serve.set_defaults(func=cmd_serve)
 
     for action in sub._choices_actions:  # each command's --help opens with what it does

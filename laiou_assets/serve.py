@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -163,6 +164,13 @@ def serves_bi() -> bool:
 def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVER_PORT) -> int:
     from laiou_assets.defs.dbt.project import dbt_project
 
+    if port_in_use(code_port):  # its daemon and webserver would run this installation's work on another's server
+        print(
+            f"laiou serve: port {code_port} on 127.0.0.1, for the code server, is in use (another installation's "
+            "`laiou serve`?); give this one another with --code-port",
+            file=sys.stderr,
+        )
+        return 2
     warehouse.ensure_dagster_instance()
     url = warehouse.database_url(start=True)
     with warehouse.connect(url) as conn:
@@ -186,6 +194,15 @@ def serve(host: str = "127.0.0.1", port: int = 3000, code_port: int = CODE_SERVE
         supervisor = Supervisor(children(host, port, code_port, logs), env, logs / "serve.log")
         supervisor.say(f"serving the Dagster UI on http://{host}:{port} (Ctrl-C stops everything); logs in {logs}")
         return supervisor.run()
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def docs(host: str, port: int, serve: bool = True) -> int:

@@ -208,12 +208,20 @@ storage:
 concurrency:
   runs:
     max_concurrent_runs: 1
-# A run whose process died (killed, out of memory) is marked failed by the daemon, not left STARTED.
+# A run whose process died (killed, out of memory) is marked failed by the code server that started it; one
+# stuck in STARTING (the daemon died while launching it) is marked failed by the daemon after three minutes.
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
   max_resume_run_attempts: 0
   poll_interval_seconds: 60
+# Such a run, failed without any step failing, is run once more: automation requests an asset once, so what
+# it held would otherwise wait for someone to act. A step's own failure (a bad file, a failed check) is not
+# retried; it waits for a correction and its incident says so.
+run_retries:
+  enabled: true
+  max_retries: 1
+  retry_on_asset_or_op_failure: false
 """
 
 

@@ -97,3 +97,14 @@ def failure_reasons(failures: list) -> str:
         text = user.description if user and user.description else (failure.error.message if failure.error else "")
         reasons.append(f"{event.step_key}: {' '.join(text.split()) or 'failed'}")
     return "; ".join(reasons)
+
+
+def crash_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """How the run's process died, when it failed with no step failing: the code server's note ("Run execution
+    process for … was terminated by signal 9 (SIGKILL).") rather than Dagster's "marked as failed from outside
+    the execution context"; or ""."""
+    for record in instance.get_records_for_run(run_id, of_type=ET.ENGINE_EVENT, ascending=False).records:
+        message = record.event_log_entry.dagster_event.message or ""
+        if "Run execution process for " in message:  # prefixed with the reporter's class, "[DagsterApiServer] "
+            return message[message.index("Run execution process for ") :]
+    return ""

@@ -24,12 +24,15 @@ from laiou_assets.resources import WarehouseResource
 from ops_checks.dbt_tests import failure_message
 from ops_checks.events import (
     check_evaluations,
+    crash_reason,
     failed_only_by_checks,
     failure_reasons,
     runs_ended_after,
     step_failures,
 )
 from ops_checks.runbook import runbook_for, runbook_url
+
+WILL_RETRY_TAG = "dagster/will_retry"  # set by Dagster on a failed run it will run again (run_retries)
 
 ALERT_RETRY_BUDGET = 20.0  # seconds a sensor tick spends sending alerts that failed before
 
@@ -176,6 +179,13 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
             if ended.outcome == dg.DagsterEventType.RUN_CANCELED or (failed and failed_only_by_checks(failures)):
                 continue  # canceled: no verdict; failed by checks: their own incidents say it, per month
             run = instance.get_run_by_id(ended.run_id)
+            # the failed steps' own words (a load names its file), or how its process died; a run failed
+            # without a failing step is run once more by Dagster (run_retries in laiou's dagster.yaml)
+            reason = ""
+            if failed:
+                reason = failure_reasons(failures) or crash_reason(instance, ended.run_id) or ended.message
+            retried = failed and run is not None and run.tags.get(WILL_RETRY_TAG) == "true"
+            retry_note = " Dagster runs it once more; its success resolves this incident." if retried else ""
             incident = {
                 "kind": "run",
                 "subject": run.job_name if run else "?",
@@ -183,8 +193,7 @@ def process_events(instance: dg.DagsterInstance, conn, log: Callable[[str], None
                 "severity": "ERROR",
                 "at": datetime.fromtimestamp(ended.timestamp, UTC),
                 "run": ended.run_id,
-                # the failed steps' own words (a load names its file) rather than Dagster's "Steps failed: […]"
-                "message": (failure_reasons(failures) or ended.message)[:500] if failed else None,
+                "message": reason[: 500 - len(retry_note)] + retry_note if failed else None,
                 "runbook": runbook_url("failed_run"),
             }
             record(incident, failed)

@@ -1,9 +1,11 @@
 """Soak (issue #14): `laiou serve` running for real, deliveries landing over time, one of them broken and later
-corrected, the daemon SIGKILLed once. At the end every delivery is loaded exactly once, the summary mart
-equals the independent recount, the fault's incident was opened and resolved, and no run is left over."""
+corrected, the first automation run's process killed mid-run, the daemon SIGKILLed once. At the end every
+delivery is loaded exactly once, the summary mart equals the independent recount, the killed run was run
+again by itself, the fault's incident was opened and resolved, and no run is left over."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -84,6 +86,48 @@ def unfinished_runs(url: str) -> list:
         )
 
 
+def first_automation_run_at_work(url: str) -> dg.DagsterRun | None:
+    """The first run the automation launched, once one of its steps has started."""
+    warehouse.ensure_dagster_instance(url)
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/from_automation_condition": "true"}))
+        first = min(runs, key=lambda run: instance.get_run_record_by_id(run.run_id).create_timestamp, default=None)
+        if first and instance.all_logs(first.run_id, of_type=dg.DagsterEventType.STEP_START):
+            return first
+    return None
+
+
+def kill_run_process(url: str, run_id: str) -> None:
+    """SIGKILL the process executing a run and everything it started (its steps, dbt), as a crash would."""
+    warehouse.ensure_dagster_instance(url)
+    with dg.DagsterInstance.get() as instance:
+        [started] = [
+            event
+            for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+            if event.message.startswith("Started process for run (pid: ")
+        ]
+    pid = int(started.message.split("pid: ")[1].split(")")[0])
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process has gone
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, i = [pid], 0
+    while i < len(tree):
+        tree += children.get(tree[i], [])
+        i += 1
+    for member in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,15 +153,35 @@ def test_laiou_serve_runs_itself_through_a_fault_and_a_killed_daemon(laiou_env, 
         "LAIOU_BI_SERVE": "off",  # Superset under `laiou serve` is tests/test_superset.py's
     }
     log = open(tmp_path / "serve.out", "w")  # noqa: SIM115
+    code_port = str(free_port())
     serve = subprocess.Popen(
-        [LAIOU, "serve", "--port", str(free_port())], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        [LAIOU, "serve", "--port", str(free_port()), "--code-port", code_port],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     supervisor_log = lambda: (tmp_path / "serve.out").read_text()  # noqa: E731
     try:
         wait_for("the three processes started", lambda: supervisor_log().count("started ") >= 3, 60)
+        # Another installation on this machine must not reach this one's code server (it would run its work here).
+        wait_for("the code server listening", lambda: listening(int(code_port)), 120)
+        other = {**env, "LAIOU_HOME": str(tmp_path / "other_home"), "DAGSTER_HOME": str(tmp_path / "other_dagster")}
+        second = subprocess.run(
+            [LAIOU, "serve", "--port", str(free_port()), "--code-port", code_port],
+            env=other,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2 and f"port {code_port}" in second.stderr, second.stderr
         for month in MONTHS[:3]:
             deliver(zones / "clean", landing, month)
             time.sleep(2)
+        # The first automation run builds the seeds and every model; it is never requested again, so when its
+        # process dies Dagster's run retries (laiou's dagster.yaml) must run it once more.
+        killed = wait_for("the first automation run at work", lambda: first_automation_run_at_work(url), 240)
+        kill_run_process(url, killed.run_id)
         deliver(zones / "broken", landing, BROKEN)
         for month in MONTHS[4:]:
             deliver(zones / "clean", landing, month)
@@ -170,5 +234,18 @@ def test_laiou_serve_runs_itself_through_a_fault_and_a_killed_daemon(laiou_env, 
         f"where kind = 'run' and subject = 'ingest_feeds' and partition_key = '{BROKEN[:4]}-{BROKEN[4:]}-01'"
     )
     assert incident == [("ERROR", True)]
+
+    warehouse.ensure_dagster_instance(url)
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+        retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": killed.run_id}))
+    assert [(run.tags.get("dagster/retry_number"), run.status) for run in retries] == [
+        ("1", dg.DagsterRunStatus.SUCCESS)
+    ]
+    [(message, resolved_by)] = sql(
+        f"select message, resolved_by_run from audit.incident where kind = 'run' and subject = '{killed.job_name}'"
+    )
+    assert "was terminated by signal 9 (SIGKILL)" in message and "runs it once more" in message, message
+    assert resolved_by == retries[0].run_id  # opened by the killed run, resolved by its retry
 
     assert unfinished_runs(url) == []
