@@ -346,12 +346,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     )
     serve.add_argument("--host", default="127.0.0.1", help="address of the UI (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
-    serve.add_argument(
-        "--code-port",
-        type=int,
-        default=4266,
-        help="port of the code server on 127.0.0.1 (default 4266); a second installation on this machine needs another",
-    )
+    serve.add_argument("--code-port", type=int, default=4266, help="port of the code server (default 4266)")
     serve.set_defaults(func=cmd_serve)
 
     for action in sub._choices_actions:  # each command's --help opens with what it does

@@ -188,11 +188,10 @@ def database_url(start: bool = True) -> str:
 
 
 DAGSTER_YAML = """\
-# Written by laiou (warehouse.py): no telemetry, no sign-up pop-up in the UI, and the instance's storage
-# (runs, event log, schedules and sensors) in PostgreSQL, in a database of its own beside the warehouse,
-# so that the daemon, the webserver, the code server's runs and `laiou run` share it safely. Its event ids
-# are global, which the incident sensor (ops_checks/incidents.py) reads on from. dagster-postgres's storage
-# keeping a connection open (instance_storage.py): without it every event written opens one.
+# Written by laiou (warehouse.py): no telemetry, no sign-up pop-up, and the instance's storage (runs, events,
+# schedules, sensors) in PostgreSQL, a database of its own beside the warehouse, shared safely by the daemon,
+# webserver, runs and `laiou run`; its global event ids are what the incident sensor reads on from. The
+# storage keeps a connection open (instance_storage.py): without it every event written opens one.
 telemetry:
   enabled: false
 nux:
@@ -208,16 +207,14 @@ storage:
 concurrency:
   runs:
     max_concurrent_runs: 1
-# A run whose process died (killed, out of memory) is marked failed by the code server that started it; one
-# stuck in STARTING (the daemon died while launching it) is marked failed by the daemon after three minutes.
+# A run whose process died is failed by the code server that started it; one stuck in STARTING (the daemon
+# died launching it) by the daemon after 3 minutes. Either is run once more (automation requests an asset
+# once); a step's own failure (a bad file, a failed check) waits for a correction instead.
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
   max_resume_run_attempts: 0
   poll_interval_seconds: 60
-# Such a run, failed without any step failing, is run once more: automation requests an asset once, so what
-# it held would otherwise wait for someone to act. A step's own failure (a bad file, a failed check) is not
-# retried; it waits for a correction and its incident says so.
 run_retries:
   enabled: true
   max_retries: 1
