@@ -2,7 +2,9 @@
 
 A zone is loaded and built month by month, as deliveries arrive; then a month of tax is delivered again
 with vouchers removed that a later month repeats (they must then count at that later month), and without
-its earliest tax month (whose facts must be emptied). Every row of
+its earliest tax month (whose facts must be emptied); and the same month of registrations and investor
+lists again, with one enterprise withdrawn, one 来沪 enterprise moved to another district and one direct
+来沪 enterprise's investor list withdrawn (it is then no longer direct, R7). Every row of
 every intermediate model and mart is compared with a full rebuild (`dbt build --full-refresh`) of the same
 raw data, which keeps the publications; the month-by-month runs are shown to have added months without
 rewriting the held ones.
@@ -39,6 +41,40 @@ def held_november(url: str) -> list[tuple]:
     return fetch(url, f"select voucher_no, xmin::text from {VOUCHERS} where delivery_period = '2018-11-01' order by 1")
 
 
+def held_enterprises(url: str) -> list[tuple]:
+    """The physical version of each current enterprise record held from November that December does not touch."""
+    return fetch(
+        url,
+        "select uscc, xmin::text from intermediate.int_enterprises_current where delivery_period = '2018-11-01' "
+        "and uscc not in (select uscc from raw.saic_enterprise where _period = '2018-12-01') order by 1",
+    )
+
+
+def november_only(url: str, condition: str) -> str:
+    """An enterprise with registrations and investor lists delivered in November only, meeting `condition`
+    (on int_enterprises_laiou as e), and whose vouchers (if any) count for no other enterprise."""
+    [(uscc,)] = fetch(
+        url,
+        "select e.uscc from intermediate.int_enterprises_laiou e where " + condition + " and not exists "
+        "(select 1 from raw.saic_enterprise r where r.uscc = e.uscc and r._period <> '2018-11-01') and not exists "
+        "(select 1 from raw.saic_shareholder r where r.uscc = e.uscc and r._period <> '2018-11-01') "
+        "order by e.uscc limit 1",
+    )
+    return uscc
+
+
+def deliver_november_registrations(landing, withdrawn: str, moved: str, to_district: str, unlisted: str) -> None:
+    rows, encoding = delivered_rows(landing, "saic_enterprise", "201811")
+    district = rows[0].index("district_code")
+    kept = [rows[0], *(r for r in rows[1:] if r[0] != withdrawn)]
+    for row in kept[1:]:
+        if row[0] == moved:
+            row[district] = to_district
+    rewrite(landing, "saic_enterprise", "201811", kept, encoding)
+    rows, encoding = delivered_rows(landing, "saic_shareholder", "201811")
+    rewrite(landing, "saic_shareholder", "201811", [r for r in rows if r[0] not in (withdrawn, unlisted)], encoding)
+
+
 def deliver_november_without(landing, vouchers: set[str]) -> None:
     rows, encoding = delivered_rows(landing, "tax_payment", "201811")
     kept = [rows[0], *(r for r in rows[1:] if r[0] not in vouchers)]
@@ -51,12 +87,14 @@ def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(l
     generate(landing, CONFIG, progress=lambda _: None, faults=PLAN)
 
     assert run_everything(last="2018-11") == 0
-    table = fetch(url, f"select '{VOUCHERS}'::regclass::oid")
-    november = held_november(url)
-    assert november
+    tables = "select %s::regclass::oid, 'intermediate.int_enterprises_current'::regclass::oid"
+    table = fetch(url, tables, params=[VOUCHERS])
+    november, enterprises = held_november(url), held_enterprises(url)
+    assert november and enterprises
     assert run_everything(last="2018-12") == 0
     assert held_november(url) == november  # the held month was not read or written again
-    assert fetch(url, f"select '{VOUCHERS}'::regclass::oid") == table  # never rebuilt whole
+    assert held_enterprises(url) == enterprises  # nor the enterprises December has no record of
+    assert fetch(url, tables, params=[VOUCHERS]) == table  # never rebuilt whole
 
     # November again, without the vouchers December repeats: they now count from December.
     repeated = {
@@ -79,8 +117,21 @@ def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(l
     facts_of_month = f"select count(*) from marts.fct_tax_monthly where tax_month = '{month}'"
     assert fetch(url, facts_of_month)[0][0] > 0
     deliver_november_without(landing, repeated | gone)
+    # November's registrations and investor lists again: an enterprise with nothing to count withdrawn, a
+    # headline 来沪 enterprise moved to another district, a direct one's investor list withdrawn.
+    paid = "select 1 from intermediate.int_tax_vouchers_resolved v where v.enterprise_uscc = e.uscc"
+    withdrawn = november_only(url, f"not exists ({paid}) and not e.is_branch")
+    moved = november_only(url, f"e.is_headline and e.district_code <> '310115' and e.uscc <> '{withdrawn}'")
+    unlisted = november_only(url, f"e.laiou_kind = 'direct' and e.uscc not in ('{moved}', '{withdrawn}')")
+    deliver_november_registrations(landing, withdrawn, moved, "310115", unlisted)
     assert run_everything() == 0
     assert fetch(url, facts_of_month)[0][0] == 0
+    current = "select uscc, district_code from intermediate.int_enterprises_current where uscc = any(%s) order by 1"
+    assert fetch(url, current, params=[[withdrawn, moved]]) == [(moved, "310115")]
+    listed = "select count(*) from intermediate.int_investors_current where uscc = any(%s)"
+    assert fetch(url, listed, params=[[withdrawn, unlisted]]) == [(0,)]
+    kind = "select laiou_kind from intermediate.int_enterprises_classified where uscc = %s"
+    assert fetch(url, kind, params=[unlisted]) == [(None,)]
     moved = fetch(
         url,
         f"select distinct delivery_period::text from {VOUCHERS} where voucher_no = any(%s)",

@@ -1,7 +1,23 @@
 -- R6: the current investor list is the whole list of the latest delivery (latest record_date, ties: the
--- later delivery). R5: each investor's province.
+-- later delivery). R5: each investor's province. Incremental by enterprise like int_enterprises_current: a
+-- run reads again only the enterprises with a list in a month loaded since it last read, all their lists.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{% if is_incremental() %}{{ take_changed_keys('saic_shareholder', ref('stg_feeds__shareholder_records')) }}{% endif %}"
+    ],
+    post_hook=[
+        "{{ ensure_index('uscc') }}",
+        "{{ ensure_index('delivery_period') }}",
+        "{{ ensure_index('delivery_loaded_at') }}",
+    ],
+) }}
+
 with investors as (
     select * from {{ ref('stg_feeds__shareholder_records') }}
+    {% if is_incremental() %}where uscc in (select uscc from {{ changed_keys() }}){% endif %}
 ),
 
 provinces as (
@@ -31,6 +47,8 @@ final as (
         current_list.subscribed_capital,
         current_list.invest_date,
         current_list.record_date,
+        current_list.delivery_period,
+        current_list.delivery_loaded_at,
         current_list.investor_country = 'CHN' as is_domestic,
         -- R5: the region code when it is a valid mainland code, else (type E) positions 3-4 of a valid
         -- investor USCC when a mainland province; 100000 (national level) is no province.

@@ -1,7 +1,24 @@
 -- R7: an enterprise's largest investor is its current investor with the largest subscribed_capital
--- (ties: lowest investor_seq).
+-- (ties: lowest investor_seq). Incremental by enterprise like int_investors_current: a run decides again
+-- only for the enterprises whose current list came, or whose held largest investor came, from a month of
+-- investor lists loaded since it last read.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{% if is_incremental() %}{{ take_changed_keys('saic_shareholder', ref('int_investors_current')) }}{% endif %}"
+    ],
+    post_hook=[
+        "{{ ensure_index('uscc', unique=true) }}",
+        "{{ ensure_index('delivery_period') }}",
+        "{{ ensure_index('delivery_loaded_at') }}",
+    ],
+) }}
+
 with investors as (
     select * from {{ ref('int_investors_current') }}
+    {% if is_incremental() %}where uscc in (select uscc from {{ changed_keys() }}){% endif %}
 ),
 
 final as (
@@ -13,7 +30,9 @@ final as (
         investor_country,
         investor_province_code,
         subscribed_capital,
-        invest_date
+        invest_date,
+        delivery_period,
+        delivery_loaded_at
     from investors
     order by uscc, subscribed_capital desc, investor_seq asc
 )

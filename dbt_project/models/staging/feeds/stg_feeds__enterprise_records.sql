@@ -24,7 +24,8 @@ final as (
         source.status_date,
         source.record_date,
         source._period as delivery_period,
-        source._line as delivery_line
+        source._line as delivery_line,
+        source._loaded_at as delivery_loaded_at
     from source
     left join districts on districts.district_code = source.district_code
 )

@@ -16,7 +16,8 @@ final as (
         invest_date,
         record_date,
         _period as delivery_period,
-        _line as delivery_line
+        _line as delivery_line,
+        _loaded_at as delivery_loaded_at
     from source
 )
 
