@@ -12,6 +12,8 @@ rewriting the held ones.
 
 import subprocess
 
+import psycopg
+
 from laiou_assets import settings
 from laiou_assets.generate.faults import FaultPlan
 from laiou_assets.generate.landing_zone import GeneratorConfig, generate
@@ -39,6 +41,11 @@ def every_row(url: str) -> dict[str, list[str]]:
 def held_november(url: str) -> list[tuple]:
     """The physical version (xmin) of each voucher row held from the November delivery."""
     return fetch(url, f"select voucher_no, xmin::text from {VOUCHERS} where delivery_period = '2018-11-01' order by 1")
+
+
+def fetch_none(url: str, sql: str, *params) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql, params)
 
 
 def held_enterprises(url: str) -> list[tuple]:
@@ -138,6 +145,26 @@ def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(l
         params=[list(repeated)],
     )
     assert moved == [("2018-12-01",)]
+
+    # A release that changes a reference table reaches the enterprises held, with no delivery: the incremental
+    # models note the seeds they were built with. Here a district's successor (R2), changed and changed back.
+    [(recorded, enterprises)] = fetch(
+        url,
+        "select district_code_recorded, count(*) from intermediate.int_enterprises_current "
+        "where district_code_recorded <> '310101' group by 1 order by 2 desc, 1 limit 1",
+    )
+    districts = "select district_code, count(*) from intermediate.int_enterprises_current "
+    districts += f"where district_code_recorded = '{recorded}' group by 1"
+    for successor in ("310101", recorded):
+        fetch_none(
+            url, f"update reference.ref_districts set successor_code = '{successor}' where district_code = %s", recorded
+        )
+        argv, env = dbt_command(
+            url, tmp_path, "build", "--select", "int_enterprises_current", "--exclude-resource-type", "unit_test"
+        )
+        done = subprocess.run(argv, cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-4000:]
+        assert fetch(url, districts) == [(successor, enterprises)]
 
     assert publish(2018) == 0  # a publication: a full rebuild must keep it (published_figures is not data)
     incremental = every_row(url)

@@ -7,14 +7,16 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
-        "{% if is_incremental() %}{{ take_changed_keys('saic_enterprise', ref('stg_feeds__enterprise_records')) }}{% endif %}"
+        "{% if is_incremental() %}{{ take_changed_keys('saic_enterprise', ref('stg_feeds__enterprise_records'), seeds=[ref('ref_districts')]) }}{% endif %}"
     ],
     post_hook=[
         "{{ ensure_index('uscc', unique=true) }}",
         "{{ ensure_index('delivery_period') }}",
         "{{ ensure_index('delivery_loaded_at') }}",
+        "{{ note_seeds([ref('ref_districts')]) }}",
     ],
 ) }}
+-- depends_on: {{ ref('ref_districts') }} (R2's successors, through stg_feeds__enterprise_records)
 
 with records as (
     select * from {{ ref('stg_feeds__enterprise_records') }}

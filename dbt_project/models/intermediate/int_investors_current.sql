@@ -6,12 +6,13 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
-        "{% if is_incremental() %}{{ take_changed_keys('saic_shareholder', ref('stg_feeds__shareholder_records')) }}{% endif %}"
+        "{% if is_incremental() %}{{ take_changed_keys('saic_shareholder', ref('stg_feeds__shareholder_records'), seeds=[ref('ref_provinces')]) }}{% endif %}"
     ],
     post_hook=[
         "{{ ensure_index('uscc') }}",
         "{{ ensure_index('delivery_period') }}",
         "{{ ensure_index('delivery_loaded_at') }}",
+        "{{ note_seeds([ref('ref_provinces')]) }}",
     ],
 ) }}
 

@@ -3,8 +3,7 @@
 -- USCC when valid (R1); any other (natural persons, organisations without a USCC) is the NULL group
 -- 其他投资者 of the enterprise's source province. Its name is the investor_name of its latest shareholder
 -- row (record_date, ties: the later delivery, then the later line); a parent known only as a branch's
--- parent has none (int_investor_names). Only organisations' names are read: a natural person's never
--- reaches the marts.
+-- parent has none. Only organisations' names are read: a natural person's never reaches the marts.
 with enterprises as (
     select * from {{ ref('int_enterprises_laiou') }}
     where laiou_kind is not null
@@ -14,8 +13,9 @@ largest as (
     select * from {{ ref('int_largest_investors') }}
 ),
 
-names as (
-    select * from {{ ref('int_investor_names') }}
+organisations as (
+    select * from {{ ref('stg_feeds__shareholder_records') }}
+    where investor_type = 'E' and {{ is_valid_uscc('investor_uscc') }}
 ),
 
 level_one as (
@@ -29,6 +29,14 @@ level_one as (
     from enterprises
     left join largest on largest.uscc = enterprises.uscc
     where enterprises.laiou_level = 1
+),
+
+names as (
+    select distinct on (investor_uscc)
+        investor_uscc,
+        investor_name
+    from organisations
+    order by investor_uscc, record_date desc, delivery_period desc, delivery_line desc
 ),
 
 final as (

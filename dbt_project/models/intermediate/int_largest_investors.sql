@@ -7,14 +7,16 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
-        "{% if is_incremental() %}{{ take_changed_keys('saic_shareholder', ref('int_investors_current')) }}{% endif %}"
+        "{% if is_incremental() %}{{ take_changed_keys('saic_shareholder', ref('int_investors_current'), seeds=[ref('ref_provinces')]) }}{% endif %}"
     ],
     post_hook=[
         "{{ ensure_index('uscc', unique=true) }}",
         "{{ ensure_index('delivery_period') }}",
         "{{ ensure_index('delivery_loaded_at') }}",
+        "{{ note_seeds([ref('ref_provinces')]) }}",
     ],
 ) }}
+-- depends_on: {{ ref('ref_provinces') }} (R5's provinces, through int_investors_current)
 
 with investors as (
     select * from {{ ref('int_investors_current') }}
