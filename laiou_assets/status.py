@@ -62,7 +62,7 @@ def report(url: str, instance: dg.DagsterInstance, definitions: dg.Definitions) 
         daemons = instance.get_daemon_statuses() if instance.get_daemon_heartbeats() else {}
         sick = sorted(name for name, status in daemons.items() if not status.healthy)
         if not daemons:  # a CLI-only installation (`laiou run` by hand or cron): nothing to miss
-            line("daemon: none has run on this instance (`laiou ui` runs one; schedules and sensors need it)")
+            line("daemon: none has run on this instance (`laiou serve` runs one; schedules and sensors need it)")
         elif sick:
             line(
                 f"daemon: not running or unhealthy ({', '.join(sick)}): schedules and sensors stand still; "
