@@ -128,13 +128,13 @@ def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(l
     # headline 来沪 enterprise moved to another district, a direct one's investor list withdrawn.
     paid = "select 1 from intermediate.int_tax_vouchers_resolved v where v.enterprise_uscc = e.uscc"
     withdrawn = november_only(url, f"not exists ({paid}) and not e.is_branch")
-    moved = november_only(url, f"e.is_headline and e.district_code <> '310115' and e.uscc <> '{withdrawn}'")
-    unlisted = november_only(url, f"e.laiou_kind = 'direct' and e.uscc not in ('{moved}', '{withdrawn}')")
-    deliver_november_registrations(landing, withdrawn, moved, "310115", unlisted)
+    relocated = november_only(url, f"e.is_headline and e.district_code <> '310115' and e.uscc <> '{withdrawn}'")
+    unlisted = november_only(url, f"e.laiou_kind = 'direct' and e.uscc not in ('{relocated}', '{withdrawn}')")
+    deliver_november_registrations(landing, withdrawn, relocated, "310115", unlisted)
     assert run_everything() == 0
     assert fetch(url, facts_of_month)[0][0] == 0
     current = "select uscc, district_code from intermediate.int_enterprises_current where uscc = any(%s) order by 1"
-    assert fetch(url, current, params=[[withdrawn, moved]]) == [(moved, "310115")]
+    assert fetch(url, current, params=[[withdrawn, relocated]]) == [(relocated, "310115")]
     listed = "select count(*) from intermediate.int_investors_current where uscc = any(%s)"
     assert fetch(url, listed, params=[[withdrawn, unlisted]]) == [(0,)]
     kind = "select laiou_kind from intermediate.int_enterprises_classified where uscc = %s"
@@ -155,13 +155,11 @@ def test_month_by_month_and_a_redelivered_month_give_the_marts_of_a_full_build(l
     )
     districts = "select district_code, count(*) from intermediate.int_enterprises_current "
     districts += f"where district_code_recorded = '{recorded}' group by 1"
+    succeeded = "update reference.ref_districts set successor_code = %s where district_code = %s"
+    only_current = ("--select", "int_enterprises_current", "--exclude-resource-type", "unit_test")
     for successor in ("310101", recorded):
-        fetch_none(
-            url, f"update reference.ref_districts set successor_code = '{successor}' where district_code = %s", recorded
-        )
-        argv, env = dbt_command(
-            url, tmp_path, "build", "--select", "int_enterprises_current", "--exclude-resource-type", "unit_test"
-        )
+        fetch_none(url, succeeded, successor, recorded)
+        argv, env = dbt_command(url, tmp_path, "build", *only_current)
         done = subprocess.run(argv, cwd=settings.DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-4000:]
         assert fetch(url, districts) == [(successor, enterprises)]

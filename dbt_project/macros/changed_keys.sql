@@ -30,19 +30,17 @@
 {% endmacro %}
 
 
-{# The table of the keys (enterprises, or investors) an incremental run of `this` recomputes: temporary,
-   this session's. #}
+{# The table of the enterprises an incremental run of `this` recomputes: temporary, this session's. #}
 {% macro changed_keys() -%}
     {{ this.identifier }}__changed
 {%- endmacro %}
 
 
-{# A pre-hook of a model incremental by enterprise (#18; or by another `key`, e.g. investor_uscc): the keys
-   with a record of `feed` in a month loaded since the model last read it, and those whose held rows came
-   from such a month (a redelivery may have withdrawn them), go into changed_keys(); their rows are deleted,
-   and the model's select adds them again from all their records. A key left with no record is thereby gone,
-   as in a full build. #}
-{% macro take_changed_keys(feed, records, key='uscc', seeds=[]) %}
+{# A pre-hook of a model incremental by enterprise (#18): the enterprises with a record of `feed` in a month
+   loaded since the model last read it, and those whose held rows came from such a month (a redelivery may
+   have withdrawn them), go into changed_keys(); their rows are deleted, and the model's select adds them
+   again from all their records. An enterprise left with no record is thereby gone, as in a full build. #}
+{% macro take_changed_keys(feed, records, seeds=[]) %}
     {#- A table built by a release before this one lacks the two columns: added empty, they make every month
         unread, so this run reads every key again once and the table is current from then on. -#}
     alter table {{ this }}
@@ -50,11 +48,11 @@
     {%- set months = months_loaded_since_read(feed, seeds) %}
     drop table if exists {{ changed_keys() }};
     create temporary table {{ changed_keys() }} as
-        select {{ key }} from {{ records }} where delivery_period in {{ months }}
+        select uscc from {{ records }} where delivery_period in {{ months }}
         union
-        select {{ key }} from {{ this }} where delivery_period in {{ months }};
+        select uscc from {{ this }} where delivery_period in {{ months }};
     analyze {{ changed_keys() }};
-    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ changed_keys() }})
+    delete from {{ this }} where uscc in (select uscc from {{ changed_keys() }})
 {% endmacro %}
 
 
